@@ -1,0 +1,96 @@
+# poolguard - connection-budget admission webhook for a shared PostgreSQL cluster.
+#
+#   make          build build/poolguard
+#   make test     install what is missing, build, run every test
+#   make run      install what is missing, build, make certificates, serve the sample budget
+#   make certs    development CA and serving certificate in certs/out/
+#   make lint     clang-format check and the banned-function check
+
+CC ?= cc
+PKGS := libmicrohttpd libcjson yaml-0.1 openssl
+CFLAGS ?= -O2 -g
+# Messages are cut to fit their buffers on purpose, so truncation is not a warning.
+WARNINGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -Wno-format-truncation
+CPPFLAGS += -D_GNU_SOURCE -Iinclude
+BUILD := build
+
+# Debian packages the build, the tests and `make run` need.
+DEB_PACKAGES := gcc make pkg-config openssl curl ca-certificates \
+	libmicrohttpd-dev libcjson-dev libyaml-dev libssl-dev libgnutls28-dev \
+	libcmocka-dev libcurl4-openssl-dev
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(WARNINGS) $(CFLAGS) $(PKG_CFLAGS)
+
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+HEADERS := $(wildcard include/poolguard/*.h)
+
+UNIT_SRC := $(wildcard tests/unit/*_test.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit_%)
+INTEGRATION_SRC := $(wildcard tests/integration/*_test.c)
+INTEGRATION_BIN := $(INTEGRATION_SRC:tests/integration/%.c=$(BUILD)/tests/integration_%)
+TEST_LIBS = $(PKG_LIBS) $(shell pkg-config --libs cmocka libcurl 2>/dev/null) -lm
+
+.PHONY: all deps test run certs lint clean
+
+all: $(BUILD)/poolguard
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "missing Debian packages:$$missing (run 'make deps' as root)"; exit 1; \
+		fi; \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libpoolguard.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/poolguard: $(BUILD)/obj/main.o $(BUILD)/libpoolguard.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+
+$(BUILD)/tests/unit_%: tests/unit/%.c tests/unit/*.h $(BUILD)/libpoolguard.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpoolguard.a $(TEST_LIBS)
+
+$(BUILD)/tests/integration_%: tests/integration/%.c tests/integration/*.h $(BUILD)/libpoolguard.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpoolguard.a $(TEST_LIBS)
+
+certs: certs/out/serving.crt
+
+certs/out/serving.crt: certs/make-certs.sh
+	sh certs/make-certs.sh certs/out
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEGRATION_BIN)
+	@sh tests/run.sh $(UNIT_BIN) $(INTEGRATION_BIN)
+
+run: deps
+	@$(MAKE) --no-print-directory all certs
+	$(BUILD)/poolguard serve --config manifests/budget-configmap.yaml \
+		--inventory manifests/examples/inventory.yaml \
+		--tls-cert certs/out/serving.crt --tls-key certs/out/serving.key \
+		--listen 127.0.0.1:8443
+
+lint:
+	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|sscanf)\s*\(' src/*.c include/poolguard/*.h \
+		|| { echo "banned function used"; exit 1; }
+	@if command -v clang-format >/dev/null; then \
+		clang-format --dry-run --Werror src/*.c include/poolguard/*.h; \
+	else echo "clang-format not installed: format not checked"; fi
+
+clean:
+	rm -rf $(BUILD)

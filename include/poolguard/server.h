@@ -1,0 +1,58 @@
+/*
+ * server.h - the HTTPS server: libmicrohttpd with TLS, routing, body caps.
+ *
+ * Routes: POST /validate (handed to the validate callback), GET /healthz,
+ * GET /readyz. The server answers every malformed request itself with a
+ * JSON error: 404 unknown path, 405 wrong method, 415 a content type other
+ * than JSON, 413 a body over the cap; it never exits on a request.
+ */
+#ifndef POOLGUARD_SERVER_H
+#define POOLGUARD_SERVER_H
+
+#include <stddef.h>
+
+#include "poolguard/error.h"
+
+#define SERVER_DEFAULT_LISTEN ":8443"
+#define SERVER_DEFAULT_BODY_CAP (4 * 1024 * 1024)
+
+/*
+ * Called for each complete POST /validate body. Sets *status (200, or 400 for
+ * a body that is no AdmissionReview) and *response, a NUL-terminated JSON
+ * string allocated with malloc() that the server frees. Called from several
+ * threads at once.
+ */
+typedef void (*server_validate_fn)(void *ctx, const char *body, size_t len, int *status,
+    char **response);
+
+struct server_options {
+	const char *listen;		/* "host:port", ":port" (all addresses), "[::1]:port" */
+	const char *cert_file;
+	const char *key_file;
+	size_t body_cap;
+	unsigned threads;		/* 0: one per core */
+	unsigned connection_limit;
+	unsigned connection_timeout;	/* seconds a connection may idle */
+	server_validate_fn validate;
+	void *ctx;
+};
+
+struct server;
+
+/*
+ * Checks the certificate and key, binds and starts serving in background
+ * threads. On success *out is the running server and its port is known
+ * (server_port), so ":0" picks a free one. err says what failed.
+ */
+int server_start(const struct server_options *opts, struct server **out, struct pg_error *err);
+
+/* The port the server listens on. */
+unsigned server_port(const struct server *srv);
+
+/*
+ * Stops accepting connections, waits up to grace_ms for requests in flight
+ * to finish, then stops and frees the server. server_stop(NULL, ...) does nothing.
+ */
+void server_stop(struct server *srv, unsigned grace_ms);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * webhook.h - one AdmissionReview body in, one AdmissionReview response out.
+ *
+ * The single code path behind POST /validate and `poolguard review`: decode,
+ * judge against the budget and the inventory, encode, and log the decision.
+ */
+#ifndef POOLGUARD_WEBHOOK_H
+#define POOLGUARD_WEBHOOK_H
+
+#include <stddef.h>
+
+#include "poolguard/config.h"
+#include "poolguard/error.h"
+#include "poolguard/inventory.h"
+
+struct webhook {
+	const struct config *cfg;
+	const struct inventory *inv;
+	int allow_bare;		/* accept a bare AdmissionRequest (the review command) */
+	int pretty;		/* indent the response */
+};
+
+/*
+ * Answers one review. On success *response is the AdmissionReview response,
+ * a new string the caller frees. A body that is not JSON or not an
+ * AdmissionReview v1 fails with PG_ERR_PARSE or PG_ERR_INVALID and err says
+ * why; nothing is allocated then.
+ */
+int webhook_review(const struct webhook *wh, const char *body, size_t len, char **response,
+    struct pg_error *err);
+
+/* server_validate_fn for struct webhook: 200 with the response, 400 with a JSON error. */
+void webhook_validate(void *ctx, const char *body, size_t len, int *status, char **response);
+
+/* A JSON error body {"error": message, "code": code}, or NULL when out of memory. */
+char *webhook_error_body(const char *message, int code);
+
+#endif

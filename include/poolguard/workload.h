@@ -1,0 +1,70 @@
+/*
+ * workload.h - Deployment, StatefulSet and Scale objects to the facts the budget needs.
+ *
+ * A workload is what a role's connections are made of: how many pods it
+ * runs and how many connections each pod opens (the sum of the pool sizes
+ * its containers set). Strings and labels are borrowed from the cJSON object
+ * the workload was read from and stay valid as long as that object does.
+ */
+#ifndef POOLGUARD_WORKLOAD_H
+#define POOLGUARD_WORKLOAD_H
+
+#include <cjson/cJSON.h>
+
+#include "poolguard/config.h"
+#include "poolguard/error.h"
+
+#define WORKLOAD_MAX_REPLICAS 1000000L
+#define WORKLOAD_MAX_POOL_SIZE 100000L
+#define WORKLOAD_NOTE_MAX 160
+
+enum workload_kind {
+	WORKLOAD_NONE = 0,	/* not a kind poolguard counts */
+	WORKLOAD_DEPLOYMENT,
+	WORKLOAD_STATEFULSET
+};
+
+struct workload {
+	enum workload_kind kind;
+	const char *namespace;
+	const char *name;
+	const cJSON *labels;	/* metadata.labels, or NULL */
+	long replicas;
+	long pool_per_pod;	/* connections one pod opens */
+	int pool_is_default;	/* no container set a pool variable */
+	char note[WORKLOAD_NOTE_MAX];	/* a warning worth passing on, or "" */
+};
+
+/*
+ * The workload kind of an object from its apiVersion and kind: apps/v1
+ * Deployment or StatefulSet; WORKLOAD_NONE for anything else.
+ */
+enum workload_kind workload_kind_of(const cJSON *object);
+
+/* "deployment" or "statefulset". */
+const char *workload_kind_name(enum workload_kind kind);
+
+/*
+ * Reads a Deployment or StatefulSet object. default_namespace is used when
+ * the object has none (a CREATE, or a manifest without metadata.namespace).
+ * Replicas absent or null: 1. A pool variable whose value is not a positive
+ * integer string is PG_ERR_INVALID, and err names the container and variable.
+ * A variable set by reference (valueFrom) is counted as defaultPoolSize and
+ * explained in out->note.
+ */
+int workload_from_object(const cJSON *object, const struct config *cfg,
+    const char *default_namespace, struct workload *out, struct pg_error *err);
+
+/*
+ * Reads spec.replicas of an autoscaling/v1 Scale: absent (scaling to 0
+ * leaves spec empty) is 0.
+ */
+int workload_scale_replicas(const cJSON *scale, long *out, struct pg_error *err);
+
+/* replicas x pool_per_pod. */
+long workload_connections(const struct workload *w);
+
+/* Label lookup for budget_role_for(): labels is a cJSON object of strings or NULL. */
+const char *workload_label(const void *labels, const char *key);
+
+#endif

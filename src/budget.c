@@ -1,0 +1,258 @@
+/*
+ * budget.c - the connection-budget engine.
+ *
+ * Everything here is arithmetic over the config snapshot and numbers the
+ * caller passes in, so every rule can be tested with a table and the same
+ * verdict comes out of the webhook, `poolguard review` and `poolguard check`.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "poolguard/budget.h"
+
+void
+verdict_init(struct verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->allowed = 1;
+	v->role = -1;
+	v->role_limit = CONFIG_NO_LIMIT;
+}
+
+/* Replaces control characters so a message stays one printable line. */
+static void
+budget_sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+void
+verdict_warn(struct verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->warning_count >= VERDICT_MAX_WARNINGS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(v->warnings[v->warning_count], sizeof(v->warnings[0]), fmt, ap);
+	va_end(ap);
+	budget_sanitize(v->warnings[v->warning_count++]);
+}
+
+void
+verdict_deny(struct verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->allowed = 0;
+	va_start(ap, fmt);
+	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	va_end(ap);
+	budget_sanitize(v->message);
+}
+
+static int
+budget_selector_matches(const struct selector *sel, budget_label_fn label, const void *labels)
+{
+	const struct selector_requirement *req;
+	const char *value;
+	size_t i, j;
+	int listed;
+
+	for (i = 0; i < sel->match_label_count; i++) {
+		value = label(labels, sel->match_labels[i].key);
+		if (value == NULL || strcmp(value, sel->match_labels[i].value) != 0)
+			return 0;
+	}
+	for (i = 0; i < sel->requirement_count; i++) {
+		req = &sel->requirements[i];
+		value = label(labels, req->key);
+		listed = 0;
+		for (j = 0; value && j < req->value_count; j++)
+			listed |= strcmp(value, req->values[j]) == 0;
+		switch (req->op) {
+		case SELECTOR_IN:
+			if (!listed)
+				return 0;
+			break;
+		case SELECTOR_NOT_IN:
+			if (listed)
+				return 0;
+			break;
+		case SELECTOR_EXISTS:
+			if (value == NULL)
+				return 0;
+			break;
+		case SELECTOR_DOES_NOT_EXIST:
+			if (value != NULL)
+				return 0;
+			break;
+		}
+	}
+	return 1;
+}
+
+int
+budget_role_for(const struct config *cfg, const char *namespace, budget_label_fn label,
+    const void *labels)
+{
+	const struct role *role;
+	size_t r, i;
+	int in_namespace;
+
+	for (r = 0; r < cfg->role_count; r++) {
+		role = &cfg->roles[r];
+		if (role->namespace_count == 0 && !role->has_selector)
+			continue;
+		in_namespace = role->namespace_count == 0;
+		for (i = 0; i < role->namespace_count && !in_namespace; i++)
+			in_namespace = strcmp(role->namespaces[i], namespace) == 0;
+		if (!in_namespace)
+			continue;
+		if (role->has_selector && !budget_selector_matches(&role->selector, label, labels))
+			continue;
+		return (int)r;
+	}
+	return -1;
+}
+
+long
+budget_role_used(const struct config *cfg, const long *role_usage, size_t r)
+{
+	return role_usage[r] + cfg->roles[r].external_connections;
+}
+
+long
+budget_cluster_used(const struct config *cfg, const long *role_usage)
+{
+	long used = cfg->reserved_connections;
+	size_t r;
+
+	for (r = 0; r < cfg->role_count; r++)
+		used += budget_role_used(cfg, role_usage, r);
+	return used;
+}
+
+long
+budget_percent(long used, long limit)
+{
+	if (limit <= 0)
+		return 0;
+	return (used * 100 + limit / 2) / limit;
+}
+
+int
+budget_in_warning_band(const struct config *cfg, long used, long limit)
+{
+	if (limit < 0)
+		return 0;
+	return used * 100 >= (long)cfg->warn_percent * limit;
+}
+
+/* "role 'app' would use 220 of 200 connections (110%), 20 over" into buf. */
+static void
+budget_describe_over(char *buf, size_t size, const char *what, const char *name, long used,
+    long limit)
+{
+	snprintf(buf, size, "%s '%s' would use %ld of %ld connections (%ld%%), %ld over", what,
+	    name, used, limit, budget_percent(used, limit), used - limit);
+}
+
+/*
+ * What would fit: the largest replica count at this pool size and the largest
+ * pool per pod at this replica count, given what the rest of the role and the
+ * cluster already hold.
+ */
+static void
+budget_describe_fit(char *buf, size_t size, const struct config *cfg,
+    const struct budget_change *c, long role_other, long cluster_other)
+{
+	long room = cfg->max_connections - cluster_other;
+	long limit = cfg->roles[c->role].connection_limit;
+
+	if (limit != CONFIG_NO_LIMIT && limit - role_other < room)
+		room = limit - role_other;
+	if (room < 0)
+		room = 0;
+	if (room < c->pool_per_pod) {
+		snprintf(buf, size, "what fits: nothing at pool size %ld, the rest of the budget "
+		    "leaves room for %ld connections", c->pool_per_pod, room);
+		return;
+	}
+	if (c->replicas > 0 && room / c->replicas > 0)
+		snprintf(buf, size, "what fits: at most %ld replicas at pool size %ld, or pool size "
+		    "at most %ld at %ld replicas", room / c->pool_per_pod, c->pool_per_pod,
+		    room / c->replicas, c->replicas);
+	else
+		snprintf(buf, size, "what fits: at most %ld replicas at pool size %ld",
+		    room / c->pool_per_pod, c->pool_per_pod);
+}
+
+void
+budget_judge(const struct config *cfg, const long *role_usage,
+    const struct budget_change *c, struct verdict *v)
+{
+	const struct role *role;
+	long after = c->replicas * c->pool_per_pod, role_prev, cluster_prev;
+	int role_over, cluster_over, role_grows, cluster_grows;
+	char role_text[300] = "", cluster_text[300] = "", fit[300];
+
+	verdict_init(v);
+	v->connections_after = after;
+	v->connections_before = c->previous.role >= 0 ? c->previous.connections : 0;
+	v->cluster_limit = cfg->max_connections;
+	v->cluster_used = budget_cluster_used(cfg, role_usage) -
+	    (c->counted.role >= 0 ? c->counted.connections : 0) + (c->role >= 0 ? after : 0);
+	if (c->role < 0)
+		return;
+	role = &cfg->roles[c->role];
+	v->role = c->role;
+	v->role_limit = role->connection_limit;
+	v->role_used = budget_role_used(cfg, role_usage, (size_t)c->role) -
+	    (c->counted.role == c->role ? c->counted.connections : 0) + after;
+
+	role_prev = c->previous.role == c->role ? c->previous.connections : 0;
+	cluster_prev = c->previous.role >= 0 ? c->previous.connections : 0;
+	role_grows = after > role_prev;
+	cluster_grows = after > cluster_prev;
+	role_over = v->role_limit != CONFIG_NO_LIMIT && v->role_used > v->role_limit;
+	cluster_over = v->cluster_used > v->cluster_limit;
+	if (role_over)
+		budget_describe_over(role_text, sizeof(role_text), "role", role->name, v->role_used,
+		    v->role_limit);
+	if (cluster_over)
+		budget_describe_over(cluster_text, sizeof(cluster_text), "cluster",
+		    cfg->cluster_name, v->cluster_used, v->cluster_limit);
+
+	if ((role_over && role_grows) || (cluster_over && cluster_grows)) {
+		if (cfg->enforcement == ENFORCEMENT_WARN) {
+			verdict_warn(v, "over budget, admitted because enforcement is warn: %s",
+			    role_over ? role_text : cluster_text);
+			return;
+		}
+		budget_describe_fit(fit, sizeof(fit), cfg, c, v->role_used - after,
+		    v->cluster_used - after);
+		verdict_deny(v, "poolguard: %s %s/%s would hold %ld replicas x pool %ld = %ld "
+		    "connections; %s%s%s; %s", c->kind, c->namespace, c->name, c->replicas,
+		    c->pool_per_pod, after, role_over ? role_text : cluster_text,
+		    role_over && cluster_over ? "; " : "", role_over && cluster_over ?
+		    cluster_text : "", fit);
+		return;
+	}
+	if (role_over || cluster_over) {
+		verdict_warn(v, "already over budget, this change adds no connections: %s",
+		    role_over ? role_text : cluster_text);
+		return;
+	}
+	if (budget_in_warning_band(cfg, v->role_used, v->role_limit))
+		verdict_warn(v, "role '%s' at %ld of %ld connections (%ld%%), warning level %d%%",
+		    role->name, v->role_used, v->role_limit,
+		    budget_percent(v->role_used, v->role_limit), cfg->warn_percent);
+	if (budget_in_warning_band(cfg, v->cluster_used, v->cluster_limit))
+		verdict_warn(v, "cluster '%s' at %ld of %ld connections (%ld%%), warning level %d%%",
+		    cfg->cluster_name, v->cluster_used, v->cluster_limit,
+		    budget_percent(v->cluster_used, v->cluster_limit), cfg->warn_percent);
+}

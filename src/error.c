@@ -1,0 +1,58 @@
+/*
+ * error.c - result codes and error messages.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "poolguard/error.h"
+
+int
+pg_error_set(struct pg_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void
+pg_error_prefix(struct pg_error *err, const char *fmt, ...)
+{
+	char prefix[PG_ERROR_MAX], joined[PG_ERROR_MAX];
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	snprintf(joined, sizeof(joined), "%s: %s", prefix, err->msg);
+	memcpy(err->msg, joined, sizeof(err->msg));
+}
+
+const char *
+pg_result_name(int code)
+{
+	switch (code) {
+	case PG_OK:
+		return "ok";
+	case PG_ERR_NOMEM:
+		return "out of memory";
+	case PG_ERR_IO:
+		return "i/o error";
+	case PG_ERR_PARSE:
+		return "parse error";
+	case PG_ERR_INVALID:
+		return "invalid input";
+	case PG_ERR_TOOBIG:
+		return "input too large";
+	case PG_ERR_UNSUPPORTED:
+		return "unsupported";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,327 @@
+/*
+ * main.c - command line: serve, review, check. The only place that exits.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "poolguard/check.h"
+#include "poolguard/config.h"
+#include "poolguard/fileio.h"
+#include "poolguard/inventory.h"
+#include "poolguard/log.h"
+#include "poolguard/manifest.h"
+#include "poolguard/review.h"
+#include "poolguard/server.h"
+#include "poolguard/webhook.h"
+
+#define POOLGUARD_VERSION "0.1.0"
+#define EXIT_DENIED 1
+#define EXIT_USAGE 2
+
+#define MAX_INVENTORY_PATHS 256
+
+static const char usage_text[] =
+    "usage: poolguard serve  --config PATH --tls-cert FILE --tls-key FILE [--inventory PATH]...\n"
+    "                        [--listen HOST:PORT] [--max-body-bytes N] [--log-level LEVEL]\n"
+    "       poolguard review --config PATH [--inventory PATH]... [FILE|-]\n"
+    "       poolguard check  --config PATH [--namespace NS] PATH...\n"
+    "       poolguard version\n"
+    "\n"
+    "PATH for --config: a budget.yaml, a ConfigMap manifest holding it, or a mounted\n"
+    "ConfigMap directory. --inventory and check take files, directories and - (stdin).\n";
+
+struct cli {
+	const char *config_path;
+	const char *inventory[MAX_INVENTORY_PATHS];
+	int inventory_count;
+	const char *namespace;
+	const char *listen;
+	const char *tls_cert;
+	const char *tls_key;
+	size_t body_cap;
+};
+
+enum {
+	OPT_CONFIG = 256,
+	OPT_INVENTORY,
+	OPT_NAMESPACE,
+	OPT_LISTEN,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_MAX_BODY,
+	OPT_LOG_LEVEL,
+	OPT_HELP
+};
+
+static const struct option cli_options[] = {
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"inventory", required_argument, NULL, OPT_INVENTORY},
+	{"namespace", required_argument, NULL, OPT_NAMESPACE},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static void __attribute__((noreturn))
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "poolguard: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n\n%s", usage_text);
+	exit(EXIT_USAGE);
+}
+
+/* Parses the options every subcommand shares; returns the index of the first operand. */
+static int
+cli_parse(int argc, char **argv, struct cli *cli)
+{
+	char *end;
+	int c, level;
+
+	memset(cli, 0, sizeof(*cli));
+	cli->namespace = "default";
+	cli->listen = SERVER_DEFAULT_LISTEN;
+	cli->body_cap = SERVER_DEFAULT_BODY_CAP;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", cli_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG:
+			cli->config_path = optarg;
+			break;
+		case OPT_INVENTORY:
+			if (cli->inventory_count == MAX_INVENTORY_PATHS)
+				usage_error("too many --inventory paths (at most 256)%s", "");
+			cli->inventory[cli->inventory_count++] = optarg;
+			break;
+		case OPT_NAMESPACE:
+			cli->namespace = optarg;
+			break;
+		case OPT_LISTEN:
+			cli->listen = optarg;
+			break;
+		case OPT_TLS_CERT:
+			cli->tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			cli->tls_key = optarg;
+			break;
+		case OPT_MAX_BODY:
+			cli->body_cap = strtoul(optarg, &end, 10);
+			if (*end != '\0' || cli->body_cap < 1024)
+				usage_error("--max-body-bytes '%s': expected a number of bytes, at "
+				    "least 1024", optarg);
+			break;
+		case OPT_LOG_LEVEL:
+			if ((level = log_level_parse(optarg)) < 0)
+				usage_error("--log-level '%s': expected debug, info, warn or error",
+				    optarg);
+			log_set_level((enum log_level)level);
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			usage_error("%s", "unknown option");
+		}
+	}
+	if (cli->config_path == NULL)
+		usage_error("%s", "--config is required");
+	return optind;
+}
+
+/* Loads the budget and the inventory, or exits with the error. */
+static void
+cli_load(const struct cli *cli, struct config **cfg, struct inventory **inv)
+{
+	struct manifest_set set;
+	struct pg_error err;
+	int i;
+
+	if (config_load(cli->config_path, cfg, &err)) {
+		fprintf(stderr, "poolguard: %s\n", err.msg);
+		exit(EXIT_USAGE);
+	}
+	if ((*inv = inventory_new(*cfg)) == NULL) {
+		fprintf(stderr, "poolguard: out of memory\n");
+		exit(EXIT_USAGE);
+	}
+	for (i = 0; i < cli->inventory_count; i++) {
+		manifest_set_init(&set);
+		if (manifest_load(&set, cli->inventory[i], &err) ||
+		    inventory_add_manifests(*inv, &set, cli->namespace, &err)) {
+			fprintf(stderr, "poolguard: inventory: %s\n", err.msg);
+			exit(EXIT_USAGE);
+		}
+		manifest_set_release(&set);
+	}
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	struct server_options opts;
+	struct webhook wh;
+	struct server *srv;
+	struct config *cfg;
+	struct inventory *inv;
+	struct pg_error err;
+	sigset_t signals;
+	int sig = 0;
+	struct cli cli;
+
+	cli_parse(argc, argv, &cli);
+	if (cli.tls_cert == NULL || cli.tls_key == NULL)
+		usage_error("%s", "serve needs --tls-cert and --tls-key: the webhook speaks HTTPS "
+		    "only");
+	if (optind != argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	cli_load(&cli, &cfg, &inv);
+
+	/* Signals are taken synchronously below, so every thread blocks them. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&wh, 0, sizeof(wh));
+	wh.cfg = cfg;
+	wh.inv = inv;
+	memset(&opts, 0, sizeof(opts));
+	opts.listen = cli.listen;
+	opts.cert_file = cli.tls_cert;
+	opts.key_file = cli.tls_key;
+	opts.body_cap = cli.body_cap;
+	opts.validate = webhook_validate;
+	opts.ctx = &wh;
+	if (server_start(&opts, &srv, &err)) {
+		log_message(LOG_ERROR, "start_failed", "%s", err.msg);
+		fprintf(stderr, "poolguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	{
+		cJSON *f = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(f, "listen", cli.listen);
+		cJSON_AddNumberToObject(f, "port", server_port(srv));
+		cJSON_AddStringToObject(f, "config", cfg->source);
+		cJSON_AddNumberToObject(f, "roles", (double)cfg->role_count);
+		cJSON_AddNumberToObject(f, "inventoryWorkloads", (double)inventory_count(inv));
+		cJSON_AddStringToObject(f, "version", POOLGUARD_VERSION);
+		log_write(LOG_INFO, "listening", f);
+	}
+	while (sig != SIGTERM && sig != SIGINT)
+		if (sigwait(&signals, &sig) != 0)
+			break;
+	log_message(LOG_INFO, "stopping", "signal %d: finishing requests in flight", sig);
+	server_stop(srv, 10000);
+	inventory_free(inv);
+	config_free(cfg);
+	log_message(LOG_INFO, "stopped", "bye");
+	return 0;
+}
+
+static int
+cmd_review(int argc, char **argv)
+{
+	struct webhook wh;
+	struct config *cfg;
+	struct inventory *inv;
+	struct pg_error err;
+	struct cli cli;
+	const char *path;
+	char *body, *response;
+	size_t len;
+	int first;
+
+	log_set_level(LOG_WARN);
+	first = cli_parse(argc, argv, &cli);
+	if (argc - first > 1)
+		usage_error("review takes one file, got also '%s'", argv[first + 1]);
+	path = first < argc ? argv[first] : "-";
+	cli_load(&cli, &cfg, &inv);
+	if (fileio_read(path, SERVER_DEFAULT_BODY_CAP, &body, &len, &err)) {
+		fprintf(stderr, "poolguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	memset(&wh, 0, sizeof(wh));
+	wh.cfg = cfg;
+	wh.inv = inv;
+	wh.allow_bare = 1;
+	wh.pretty = 1;
+	if (webhook_review(&wh, body, len, &response, &err)) {
+		fprintf(stderr, "poolguard: %s: %s\n", strcmp(path, "-") ? path : "<stdin>", err.msg);
+		free(body);
+		return EXIT_USAGE;
+	}
+	puts(response);
+	free(response);
+	free(body);
+	inventory_free(inv);
+	config_free(cfg);
+	return 0;
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+	struct check_summary summary;
+	struct manifest_set set;
+	struct config *cfg;
+	struct pg_error err;
+	struct cli cli;
+	int first, i, result;
+
+	first = cli_parse(argc, argv, &cli);
+	if (first == argc)
+		usage_error("%s", "check needs at least one manifest path (or - for stdin)");
+	if (cli.inventory_count > 0)
+		usage_error("%s", "check takes manifests as operands, not --inventory");
+	if (config_load(cli.config_path, &cfg, &err)) {
+		fprintf(stderr, "poolguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	manifest_set_init(&set);
+	for (i = first; i < argc; i++)
+		if (manifest_load(&set, argv[i], &err)) {
+			fprintf(stderr, "poolguard: %s\n", err.msg);
+			return EXIT_USAGE;
+		}
+	result = check_run(cfg, &set, cli.namespace, stdout, &summary, &err);
+	manifest_set_release(&set);
+	config_free(cfg);
+	if (result) {
+		fprintf(stderr, "poolguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	return summary.denied > 0 ? EXIT_DENIED : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		usage_error("%s", "missing command");
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "review") == 0)
+		return cmd_review(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		puts("poolguard " POOLGUARD_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	usage_error("unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,396 @@
+/*
+ * server.c - libmicrohttpd HTTPS daemon, routing and per-request state.
+ */
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "poolguard/fileio.h"
+#include "poolguard/log.h"
+#include "poolguard/server.h"
+#include "poolguard/tlscert.h"
+
+#define SERVER_PEM_MAX (1024 * 1024)
+/* TLS 1.2 and 1.3 only, the server's cipher order. */
+#define SERVER_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+
+struct server {
+	struct MHD_Daemon *daemon;
+	struct server_options opts;
+	char *cert_pem;		/* must outlive the daemon */
+	char *key_pem;
+	unsigned port;
+	atomic_int in_flight;
+};
+
+/* Per-request state, freed in server_completed(). */
+struct server_request {
+	char *body;
+	size_t len;
+	size_t alloc;
+	int status;		/* an error decided before the body is complete, or 0 */
+	int route;
+};
+
+enum server_route {
+	ROUTE_NONE,
+	ROUTE_VALIDATE,
+	ROUTE_HEALTHZ,
+	ROUTE_READYZ
+};
+
+static enum MHD_Result
+server_reply(struct MHD_Connection *conn, unsigned status, char *body, const char *allow)
+{
+	struct MHD_Response *response;
+	enum MHD_Result ret;
+
+	response = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (response == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (allow)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(conn, status, response);
+	MHD_destroy_response(response);
+	return ret;
+}
+
+static enum MHD_Result
+server_reply_error(struct MHD_Connection *conn, unsigned status, const char *allow)
+{
+	const char *what;
+	char *body;
+	size_t size = 200;
+
+	switch (status) {
+	case MHD_HTTP_NOT_FOUND:
+		what = "not found: the webhook serves POST /validate, GET /healthz and GET /readyz";
+		break;
+	case MHD_HTTP_METHOD_NOT_ALLOWED:
+		what = "method not allowed";
+		break;
+	case MHD_HTTP_UNSUPPORTED_MEDIA_TYPE:
+		what = "unsupported media type: send Content-Type: application/json";
+		break;
+	case MHD_HTTP_CONTENT_TOO_LARGE:
+		what = "request body too large";
+		break;
+	default:
+		what = "internal error";
+	}
+	if ((body = malloc(size)) == NULL)
+		return MHD_NO;
+	snprintf(body, size, "{\"error\":\"%s\",\"code\":%u}", what, status);
+	return server_reply(conn, status, body, allow);
+}
+
+static int
+server_is_json(const char *content_type)
+{
+	size_t n = strlen("application/json");
+
+	return content_type && strncasecmp(content_type, "application/json", n) == 0 &&
+	    (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+/* Decides the route and any error that needs no body, on the first call. */
+static void
+server_route(struct server *srv, struct MHD_Connection *conn, const char *url,
+    const char *method, struct server_request *req)
+{
+	const char *length;
+	unsigned long long declared;
+	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	if (strcmp(url, "/validate") == 0) {
+		req->route = ROUTE_VALIDATE;
+		if (strcmp(method, "POST") != 0)
+			req->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		else if (!server_is_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_TYPE)))
+			req->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+		else if ((length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL &&
+		    (declared = strtoull(length, NULL, 10)) > srv->opts.body_cap)
+			req->status = MHD_HTTP_CONTENT_TOO_LARGE;
+	} else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
+		req->route = url[1] == 'h' ? ROUTE_HEALTHZ : ROUTE_READYZ;
+		if (!get)
+			req->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+	} else
+		req->status = MHD_HTTP_NOT_FOUND;
+}
+
+/* Appends upload data, or marks the request 413 once it passes the cap. */
+static void
+server_append(struct server *srv, struct server_request *req, const char *data, size_t size)
+{
+	char *grown;
+	size_t alloc;
+
+	if (req->status != 0)
+		return;
+	if (size > srv->opts.body_cap - req->len) {
+		req->status = MHD_HTTP_CONTENT_TOO_LARGE;
+		free(req->body);
+		req->body = NULL;
+		return;
+	}
+	if (req->len + size + 1 > req->alloc) {
+		for (alloc = req->alloc ? req->alloc : 16384; alloc < req->len + size + 1; alloc *= 2)
+			;
+		if ((grown = realloc(req->body, alloc)) == NULL) {
+			req->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+			return;
+		}
+		req->body = grown;
+		req->alloc = alloc;
+	}
+	memcpy(req->body + req->len, data, size);
+	req->len += size;
+	req->body[req->len] = '\0';
+}
+
+static enum MHD_Result
+server_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct server *srv = cls;
+	struct server_request *req = *con_cls;
+	char *response = NULL;
+	int status = 0;
+
+	(void)version;
+	if (req == NULL) {
+		if ((req = calloc(1, sizeof(*req))) == NULL)
+			return MHD_NO;
+		*con_cls = req;
+		atomic_fetch_add(&srv->in_flight, 1);
+		server_route(srv, conn, url, method, req);
+		/* A declared body over the cap is refused before it is read. */
+		if (req->status == MHD_HTTP_CONTENT_TOO_LARGE)
+			return server_reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		server_append(srv, req, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (req->status != 0)
+		return server_reply_error(conn, (unsigned)req->status,
+		    req->status != MHD_HTTP_METHOD_NOT_ALLOWED ? NULL :
+		    req->route == ROUTE_VALIDATE ? "POST" : "GET, HEAD");
+	switch (req->route) {
+	case ROUTE_HEALTHZ:
+	case ROUTE_READYZ:
+		if ((response = strdup("{\"status\":\"ok\"}")) == NULL)
+			return MHD_NO;
+		return server_reply(conn, MHD_HTTP_OK, response, NULL);
+	case ROUTE_VALIDATE:
+		srv->opts.validate(srv->opts.ctx, req->body ? req->body : "", req->len, &status,
+		    &response);
+		if (response == NULL)
+			return server_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+		return server_reply(conn, (unsigned)status, response, NULL);
+	default:
+		return server_reply_error(conn, MHD_HTTP_NOT_FOUND, NULL);
+	}
+}
+
+static void
+server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode code)
+{
+	struct server *srv = cls;
+	struct server_request *req = *con_cls;
+
+	(void)conn;
+	(void)code;
+	if (req == NULL)
+		return;
+	free(req->body);
+	free(req);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void
+server_log(void *cls, const char *fmt, va_list ap)
+{
+	char message[512];
+	size_t n;
+
+	(void)cls;
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	vsnprintf(message, sizeof(message), fmt, ap);
+	n = strlen(message);
+	while (n > 0 && message[n - 1] == '\n')
+		message[--n] = '\0';
+	log_message(LOG_DEBUG, "http", "%s", message);
+}
+
+/*
+ * Splits "host:port", ":port" or "[v6]:port". An empty host means every
+ * address; then *addr is left untouched and *any is set.
+ */
+static int
+server_parse_listen(const char *listen, struct sockaddr_storage *addr, int *any,
+    unsigned *port, struct pg_error *err)
+{
+	char host[256];
+	const char *colon, *start = listen, *end;
+	struct addrinfo hints, *res = NULL;
+	char *stop;
+	unsigned long p;
+	size_t n;
+
+	if (listen[0] == '[') {
+		start = listen + 1;
+		if ((end = strchr(start, ']')) == NULL || end[1] != ':')
+			goto bad;
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(listen, ':')) == NULL)
+			goto bad;
+		end = colon;
+	}
+	p = strtoul(colon + 1, &stop, 10);
+	if (colon[1] == '\0' || *stop != '\0' || p > 65535)
+		goto bad;
+	*port = (unsigned)p;
+	n = (size_t)(end - start);
+	if (n >= sizeof(host))
+		goto bad;
+	memcpy(host, start, n);
+	host[n] = '\0';
+	*any = n == 0;
+	if (*any)
+		return PG_OK;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
+		return pg_error_set(err, PG_ERR_INVALID, "--listen '%s': unknown host '%s'", listen,
+		    host);
+	memcpy(addr, res->ai_addr, res->ai_addrlen);
+	if (addr->ss_family == AF_INET)
+		((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)p);
+	else
+		((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)p);
+	freeaddrinfo(res);
+	return PG_OK;
+bad:
+	return pg_error_set(err, PG_ERR_INVALID, "--listen '%s': expected HOST:PORT, :PORT or "
+	    "[IPV6]:PORT", listen);
+}
+
+static struct MHD_Daemon *
+server_daemon(struct server *srv, unsigned flags, unsigned port, struct sockaddr *addr)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = srv->opts.threads ? srv->opts.threads : cores > 0 ? (unsigned)cores : 1;
+
+	return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, server_access, srv,
+	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, SERVER_TLS_PRIORITIES,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, srv->opts.connection_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.connection_timeout,
+	    MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, server_log, srv,
+	    addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
+	    MHD_OPTION_END);
+}
+
+int
+server_start(const struct server_options *opts, struct server **out, struct pg_error *err)
+{
+	struct server *srv;
+	struct sockaddr_storage addr;
+	const union MHD_DaemonInfo *info;
+	size_t cert_len, key_len;
+	unsigned flags, port = 0;
+	int any = 0, result;
+
+	*out = NULL;
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return pg_error_set(err, PG_ERR_NOMEM, "out of memory");
+	srv->opts = *opts;
+	if (srv->opts.connection_limit == 0)
+		srv->opts.connection_limit = 1000;
+	if (srv->opts.connection_timeout == 0)
+		srv->opts.connection_timeout = 30;
+	if (srv->opts.body_cap == 0)
+		srv->opts.body_cap = SERVER_DEFAULT_BODY_CAP;
+	if ((result = fileio_read(opts->cert_file, SERVER_PEM_MAX, &srv->cert_pem, &cert_len, err)) ||
+	    (result = fileio_read(opts->key_file, SERVER_PEM_MAX, &srv->key_pem, &key_len, err)) ||
+	    (result = tlscert_check(srv->cert_pem, cert_len, srv->key_pem, key_len, opts->cert_file,
+	    opts->key_file, time(NULL), NULL, err)) ||
+	    (result = server_parse_listen(opts->listen, &addr, &any, &port, err)))
+		goto fail;
+	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+	    MHD_USE_ERROR_LOG;
+	if (any) {
+		srv->daemon = server_daemon(srv, flags | MHD_USE_DUAL_STACK, port, NULL);
+		if (srv->daemon == NULL)	/* no IPv6 here: every IPv4 address */
+			srv->daemon = server_daemon(srv, flags, port, NULL);
+	} else
+		srv->daemon = server_daemon(srv, flags | (addr.ss_family == AF_INET6 ?
+		    MHD_USE_IPv6 : 0), port, (struct sockaddr *)&addr);
+	if (srv->daemon == NULL) {
+		result = pg_error_set(err, PG_ERR_IO, "unable to listen on '%s' (address in use, "
+		    "or the TLS certificate was refused)", opts->listen);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : port;
+	*out = srv;
+	return PG_OK;
+fail:
+	free(srv->cert_pem);
+	free(srv->key_pem);
+	free(srv);
+	return result;
+}
+
+unsigned
+server_port(const struct server *srv)
+{
+	return srv->port;
+}
+
+void
+server_stop(struct server *srv, unsigned grace_ms)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	unsigned waited = 0;
+	MHD_socket fd;
+
+	if (srv == NULL)
+		return;
+	fd = MHD_quiesce_daemon(srv->daemon);
+	while (atomic_load(&srv->in_flight) > 0 && waited < grace_ms) {
+		nanosleep(&pause, NULL);
+		waited += 10;
+	}
+	MHD_stop_daemon(srv->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	free(srv->cert_pem);
+	free(srv->key_pem);
+	free(srv);
+}
