@@ -186,7 +186,8 @@ workload_from_object(const cJSON *object, const struct config *cfg,
 		out->name = "";
 	out->namespace = workload_string(metadata, "namespace");
 	if (out->namespace == NULL || out->namespace[0] == '\0')
-		out->namespace = default_namespace ? default_namespace : "default";
+		out->namespace = default_namespace && default_namespace[0] ? default_namespace :
+		    "default";
 	labels = workload_get(metadata, "labels");
 	out->labels = cJSON_IsObject(labels) ? labels : NULL;
 	snprintf(what, sizeof(what), "%s %s/%s:", workload_kind_name(out->kind), out->namespace,
