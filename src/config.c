@@ -38,6 +38,7 @@ struct config_field {
 	int required;
 };
 
+static yaml_node_t *config_mapping_get(yaml_document_t *, yaml_node_t *, const char *);
 static int config_fail(struct config_parser *, yaml_node_t *, const char *, const char *, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -346,7 +347,7 @@ config_field_match_labels(struct config_parser *p, yaml_node_t *n, const char *p
 	yaml_node_pair_t *pair;
 	yaml_node_t *key, *value;
 	char at[256];
-	size_t count;
+	size_t count, i;
 	int result;
 
 	if (n->type != YAML_MAPPING_NODE)
@@ -363,6 +364,9 @@ config_field_match_labels(struct config_parser *p, yaml_node_t *n, const char *p
 		if (key == NULL || value == NULL || key->type != YAML_SCALAR_NODE)
 			return config_fail(p, key, path, "label keys must be strings");
 		config_join(at, sizeof(at), path, config_scalar(key));
+		for (i = 0; i < sel->match_label_count; i++)
+			if (strcmp(sel->match_labels[i].key, config_scalar(key)) == 0)
+				return config_fail(p, key, at, "duplicate label");
 		if ((result = config_parse_string(p, key, at,
 		    &sel->match_labels[sel->match_label_count].key)))
 			return result;
@@ -527,10 +531,13 @@ config_field_cluster(struct config_parser *p, yaml_node_t *n, const char *path, 
 {
 	struct config *cfg = dst;
 
-	if (config_parse_mapping(p, n, path, config_cluster_fields, 3, cfg))
-		return PG_ERR_INVALID;
+	int result;
+
+	if ((result = config_parse_mapping(p, n, path, config_cluster_fields, 3, cfg)))
+		return result;
 	if (cfg->reserved_connections >= cfg->max_connections)
-		return config_fail(p, n, "cluster.reservedConnections", "%ld reserved leaves no "
+		return config_fail(p, config_mapping_get(p->doc, n, "reservedConnections"),
+		    "cluster.reservedConnections", "%ld reserved leaves no "
 		    "connection of maxConnections %ld for applications",
 		    cfg->reserved_connections, cfg->max_connections);
 	return PG_OK;

@@ -15,6 +15,7 @@
 struct manifest_converter {
 	yaml_document_t *doc;
 	size_t nodes;
+	size_t bytes;		/* scalar text produced, aliases expanded */
 	struct pg_error *err;
 	int result;
 };
@@ -138,12 +139,14 @@ manifest_plain_scalar(const char *s)
 		return cJSON_CreateFalse();
 	if (*p == '-' || *p == '+')
 		p++;
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'o') && p[2] != '\0') {
-		unsigned long long v = strtoull(p + 2, &end, p[1] == 'x' ? 16 : 8);
+	if (p == s && p[0] == '0' && (p[1] == 'x' || p[1] == 'o') && p[2] != '\0') {
+		const char *digits_ok = p[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567";
+		unsigned long long v;
 
-		if (*end == '\0')
-			return cJSON_CreateNumber(s[0] == '-' ? -(double)v : (double)v);
-		return cJSON_CreateString(s);
+		if (strspn(p + 2, digits_ok) != strlen(p + 2) || strlen(p + 2) > 15)
+			return cJSON_CreateString(s);
+		v = strtoull(p + 2, &end, p[1] == 'x' ? 16 : 8);
+		return cJSON_CreateNumber((double)v);
 	}
 	for (; isdigit((unsigned char)*p) || *p == '.' || *p == 'e' || *p == 'E' ||
 	    ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')); p++)
@@ -173,6 +176,12 @@ manifest_convert(struct manifest_converter *c, yaml_node_t *node, int depth)
 	}
 	switch (node->type) {
 	case YAML_SCALAR_NODE:
+		c->bytes += node->data.scalar.length;
+		if (c->bytes > MANIFEST_MAX_BYTES) {
+			c->result = pg_error_set(c->err, PG_ERR_TOOBIG, "expands to more than %d "
+			    "bytes of text (aliases)", MANIFEST_MAX_BYTES);
+			return NULL;
+		}
 		if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
 			out = manifest_plain_scalar((const char *)node->data.scalar.value);
 		else
@@ -202,6 +211,14 @@ manifest_convert(struct manifest_converter *c, yaml_node_t *node, int depth)
 				c->result = pg_error_set(c->err, PG_ERR_INVALID,
 				    "line %zu: mapping keys must be scalars",
 				    node->start_mark.line + 1);
+				cJSON_Delete(out);
+				return NULL;
+			}
+			if (cJSON_GetObjectItemCaseSensitive(out,
+			    (const char *)key->data.scalar.value) != NULL) {
+				c->result = pg_error_set(c->err, PG_ERR_INVALID,
+				    "line %zu: key '%.60s' is defined twice", key->start_mark.line + 1,
+				    (const char *)key->data.scalar.value);
 				cJSON_Delete(out);
 				return NULL;
 			}
@@ -331,17 +348,30 @@ manifest_load_text(struct manifest_set *set, const char *text, size_t len, const
 	while (p < end && isspace((unsigned char)*p))
 		p++;
 	if (p < end && (*p == '{' || *p == '[')) {
-		const char *parse_end = NULL;
+		/* One JSON value, or a stream of them as `kubectl get -o json` pipes may give. */
+		size_t index;
 
-		doc = cJSON_ParseWithLengthOpts(text, len, &parse_end, 0);
-		if (doc == NULL) {
-			size_t line = 1;
+		result = PG_OK;
+		for (index = 1; p < end && result == PG_OK; index++) {
+			const char *parse_end = NULL;
 
-			for (p = text; parse_end && p < parse_end && p < end; p++)
-				line += *p == '\n';
-			return pg_error_set(err, PG_ERR_PARSE, "%s:%zu: invalid JSON", source, line);
+			doc = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &parse_end, 0);
+			if (doc == NULL) {
+				size_t line = 1;
+				const char *q;
+
+				if (parse_end == NULL)
+					parse_end = cJSON_GetErrorPtr();
+				for (q = text; parse_end && q < parse_end && q < end; q++)
+					line += *q == '\n';
+				result = pg_error_set(err, PG_ERR_PARSE, "%s:%zu: invalid JSON", source,
+				    line);
+				break;
+			}
+			result = manifest_push_document(set, doc, source, index, err);
+			for (p = parse_end; p < end && (isspace((unsigned char)*p) || *p == '\0'); p++)
+				;
 		}
-		result = manifest_push_document(set, doc, source, 1, err);
 	} else
 		result = manifest_load_yaml(text, len, source, manifest_each_push, &arg, err);
 	if (result)

@@ -19,6 +19,7 @@
 #include "poolguard/tlscert.h"
 
 #define SERVER_PEM_MAX (1024 * 1024)
+#define SERVER_SETTLE_MS 300
 /* TLS 1.2 and 1.3 only, the server's cipher order. */
 #define SERVER_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 
@@ -37,6 +38,7 @@ struct server_request {
 	size_t len;
 	size_t alloc;
 	int status;		/* an error decided before the body is complete, or 0 */
+	unsigned long long declared;	/* Content-Length, 0 when absent */
 	int route;
 };
 
@@ -110,7 +112,6 @@ server_route(struct server *srv, struct MHD_Connection *conn, const char *url,
     const char *method, struct server_request *req)
 {
 	const char *length;
-	unsigned long long declared;
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
 	if (strcmp(url, "/validate") == 0) {
@@ -122,7 +123,7 @@ server_route(struct server *srv, struct MHD_Connection *conn, const char *url,
 			req->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
 		else if ((length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL &&
-		    (declared = strtoull(length, NULL, 10)) > srv->opts.body_cap)
+		    (req->declared = strtoull(length, NULL, 10)) > srv->opts.body_cap)
 			req->status = MHD_HTTP_CONTENT_TOO_LARGE;
 	} else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
 		req->route = url[1] == 'h' ? ROUTE_HEALTHZ : ROUTE_READYZ;
@@ -178,8 +179,13 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		*con_cls = req;
 		atomic_fetch_add(&srv->in_flight, 1);
 		server_route(srv, conn, url, method, req);
-		/* A declared body over the cap is refused before it is read. */
-		if (req->status == MHD_HTTP_CONTENT_TOO_LARGE)
+		/*
+		 * A body over the cap is read and dropped, so the client is still
+		 * listening when the 413 comes; one far past it is refused at once,
+		 * at the risk of a reset the client may see instead.
+		 */
+		if (req->status == MHD_HTTP_CONTENT_TOO_LARGE && req->declared / 16 >
+		    srv->opts.body_cap)
 			return server_reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
 		return MHD_YES;
 	}
@@ -383,7 +389,12 @@ server_stop(struct server *srv, unsigned grace_ms)
 	if (srv == NULL)
 		return;
 	fd = MHD_quiesce_daemon(srv->daemon);
-	while (atomic_load(&srv->in_flight) > 0 && waited < grace_ms) {
+	/*
+	 * A connection accepted just before may not have had its request read
+	 * yet, so wait a moment even when nothing is in flight.
+	 */
+	while ((atomic_load(&srv->in_flight) > 0 || waited < SERVER_SETTLE_MS) &&
+	    waited < grace_ms) {
 		nanosleep(&pause, NULL);
 		waited += 10;
 	}

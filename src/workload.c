@@ -69,7 +69,7 @@ workload_replicas(const cJSON *spec, long fallback, const char *what, long *out,
 	if (!cJSON_IsNumber(replicas) || replicas->valuedouble < 0 ||
 	    replicas->valuedouble > WORKLOAD_MAX_REPLICAS ||
 	    replicas->valuedouble != floor(replicas->valuedouble))
-		return pg_error_set(err, PG_ERR_INVALID, "%s spec.replicas must be a whole number "
+		return pg_error_set(err, PG_ERR_INVALID, "%s: spec.replicas must be a whole number "
 		    "from 0 to %ld", what, WORKLOAD_MAX_REPLICAS);
 	*out = (long)replicas->valuedouble;
 	return PG_OK;
@@ -78,7 +78,7 @@ workload_replicas(const cJSON *spec, long fallback, const char *what, long *out,
 int
 workload_scale_replicas(const cJSON *scale, long *out, struct pg_error *err)
 {
-	return workload_replicas(workload_get(scale, "spec"), 0, "Scale", out, err);
+	return workload_replicas(workload_get(scale, "spec"), 0, "scale", out, err);
 }
 
 long
@@ -190,7 +190,7 @@ workload_from_object(const cJSON *object, const struct config *cfg,
 		    "default";
 	labels = workload_get(metadata, "labels");
 	out->labels = cJSON_IsObject(labels) ? labels : NULL;
-	snprintf(what, sizeof(what), "%s %s/%s:", workload_kind_name(out->kind), out->namespace,
+	snprintf(what, sizeof(what), "%s %s/%s", workload_kind_name(out->kind), out->namespace,
 	    out->name);
 
 	spec = workload_get(object, "spec");
@@ -199,7 +199,7 @@ workload_from_object(const cJSON *object, const struct config *cfg,
 	pod_spec = workload_get(workload_get(spec, "template"), "spec");
 	containers = workload_get(pod_spec, "containers");
 	if (containers != NULL && !cJSON_IsArray(containers))
-		return pg_error_set(err, PG_ERR_INVALID, "%s spec.template.spec.containers must be "
+		return pg_error_set(err, PG_ERR_INVALID, "%s: spec.template.spec.containers must be "
 		    "a list", what);
 	cJSON_ArrayForEach(container, containers) {
 		result = workload_container_pool(container, cfg, out, &found, &pool, err);

@@ -1,14 +1,15 @@
 #!/bin/sh
 # Runs test binaries (cmocka) and sums their results into one closing line,
 # "N passed, N failed". A binary that dies before printing its summary counts
-# as one failure. Output of each binary goes to build/tests/NAME.log and is
+# as one failure. Output of each binary goes to build/test-logs/NAME.log and is
 # shown when it fails. Exit status: 0 when nothing failed.
 set -u
 passed=0
 failed=0
 for bin in "$@"; do
 	name=$(basename "$bin")
-	log="build/tests/$name.log"
+	mkdir -p build/test-logs
+	log="build/test-logs/$name.log"
 	CMOCKA_MESSAGE_OUTPUT=stdout "$bin" >"$log" 2>&1
 	status=$?
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
