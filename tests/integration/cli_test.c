@@ -1,0 +1,368 @@
+/*
+ * cli_test.c - `poolguard review` and `poolguard check` as a user runs them:
+ * exit codes, the response, the table and the messages, on the worked
+ * numbers, on objects kubectl wrote and on public manifests.
+ */
+#include "integration/harness.h"
+
+static char *dir;
+static char worked_budget[512];
+static char small_budget[512];
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	dir = harness_tmpdir();
+	snprintf(worked_budget, sizeof(worked_budget), "%s/worked.yaml", dir);
+	snprintf(small_budget, sizeof(small_budget), "%s/small.yaml", dir);
+	harness_write(worked_budget, harness_budget_worked);
+	harness_write(small_budget, harness_budget_small_cluster);
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	harness_rmdir(dir);
+	return 0;
+}
+
+static const char *
+budget_path(const char *budget)
+{
+	return budget == harness_budget_worked ? worked_budget : small_budget;
+}
+
+static void
+test_review_worked_numbers(void **state)
+{
+	char path[512], uid[32], *out, *err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < HARNESS_WORKED_ROWS; i++) {
+		const struct harness_worked_row *row = &harness_worked_rows[i];
+		char *review;
+		const char *argv[] = {POOLGUARD_BIN, "review", "--config", budget_path(row->budget),
+		    path, NULL};
+
+		snprintf(uid, sizeof(uid), "row-%zu", i);
+		review = harness_create_review(uid, "api", row->replicas, row->pool);
+		snprintf(path, sizeof(path), "%s/review-%zu.json", dir, i);
+		harness_write(path, review);
+		free(review);
+		assert_int_equal(harness_run(argv, NULL, &out, &err), 0);
+		print_message("row %zu: %s\n", i, out);
+		assert_contains(out, "\"apiVersion\":\t\"admission.k8s.io/v1\"");
+		assert_contains(out, uid);
+		assert_contains(out, row->allowed ? "\"allowed\":\ttrue" : "\"allowed\":\tfalse");
+		if (!row->allowed) {
+			assert_contains(out, "\"code\":\t403");
+			assert_contains(out, "\"reason\":\t\"Forbidden\"");
+		}
+		if (row->warned)
+			assert_contains(out, "\"warnings\":");
+		else
+			assert_null(strstr(out, "\"warnings\":"));
+		if (row->text)
+			assert_contains(out, row->text);
+		free(out);
+		free(err);
+	}
+}
+
+static void
+test_review_stdin_inventory_and_bare(void **state)
+{
+	static const char scale[] =
+	    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+	    "\"uid\":\"s\",\"kind\":{\"group\":\"autoscaling\",\"version\":\"v1\",\"kind\":\"Scale\"},"
+	    "\"resource\":{\"group\":\"apps\",\"version\":\"v1\",\"resource\":\"deployments\"},"
+	    "\"subResource\":\"scale\",\"namespace\":\"synergyflow\",\"name\":\"api\",\"operation\":"
+	    "\"UPDATE\",\"object\":{\"apiVersion\":\"autoscaling/v1\",\"kind\":\"Scale\",\"spec\":"
+	    "{\"replicas\":11}}}}";
+	char review[512], inventory[512], manifest[2048], *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "review", "--config", worked_budget, "--inventory",
+	    inventory, "-", NULL};
+	const char *bare[] = {POOLGUARD_BIN, "review", "--config", worked_budget,
+	    "tests/fixtures/public/kubewarden-policies__echo__test_data__update_accept.json", NULL};
+
+	(void)state;
+	snprintf(review, sizeof(review), "%s/scale.json", dir);
+	snprintf(inventory, sizeof(inventory), "%s/inventory.yaml", dir);
+	harness_write(review, scale);
+	/* kubectl scale: the pool size comes from the inventory's Deployment (3 x 20 now). */
+	harness_deployment_yaml(manifest, sizeof(manifest), "api", 3, "20");
+	harness_write(inventory, manifest);
+	assert_int_equal(harness_run(argv, review, &out, &err), 0);
+	assert_contains(out, "\"allowed\":\tfalse");
+	assert_contains(out, "11 replicas x pool 20 = 220 connections");
+	free(out);
+	free(err);
+	/* A bare AdmissionRequest saved by another tool is answered too. */
+	assert_int_equal(harness_run(bare, NULL, &out, &err), 0);
+	assert_contains(out, "\"uid\":\t\"ab41adeb-eca2-4add-9336-c263895d3953\"");
+	assert_contains(out, "\"allowed\":\ttrue");
+	free(out);
+	free(err);
+}
+
+static void
+test_review_bad_input(void **state)
+{
+	char bad[512], *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "review", "--config", worked_budget, bad, NULL};
+	const char *no_config[] = {POOLGUARD_BIN, "review", bad, NULL};
+	const char *missing[] = {POOLGUARD_BIN, "review", "--config", worked_budget,
+	    "/nonexistent/review.json", NULL};
+
+	(void)state;
+	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
+	harness_write(bad, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}");
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+	assert_contains(err, "bad.json: the AdmissionReview has no request");
+	assert_string_equal(out, "");
+	free(out);
+	free(err);
+	harness_write(bad, "not json at all");
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+	assert_contains(err, "not valid JSON");
+	free(out);
+	free(err);
+	assert_int_equal(harness_run(no_config, NULL, &out, &err), 2);
+	assert_contains(err, "--config is required");
+	assert_contains(err, "usage: poolguard");
+	free(out);
+	free(err);
+	assert_int_equal(harness_run(missing, NULL, &out, &err), 2);
+	assert_contains(err, "unable to open '/nonexistent/review.json'");
+	free(out);
+	free(err);
+}
+
+static void
+test_check_worked_numbers(void **state)
+{
+	char path[512], manifest[2048], pool[8], *out, *err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < HARNESS_WORKED_ROWS; i++) {
+		const struct harness_worked_row *row = &harness_worked_rows[i];
+		const char *argv[] = {POOLGUARD_BIN, "check", "--config", budget_path(row->budget),
+		    path, NULL};
+
+		snprintf(pool, sizeof(pool), "%s", row->pool);
+		harness_deployment_yaml(manifest, sizeof(manifest), "api", row->replicas, pool);
+		snprintf(path, sizeof(path), "%s/deploy-%zu.yaml", dir, i);
+		harness_write(path, manifest);
+		assert_int_equal(harness_run(argv, NULL, &out, &err), row->allowed ? 0 : 1);
+		print_message("row %zu:\n%s\n", i, out);
+		assert_contains(out, "ROLE             DEPLOYMENT       REPLICAS  POOL/POD  "
+		    "CONNECTIONS   LIMIT  USED%  HEADROOM");
+		assert_contains(out, row->allowed ? "0 denied" : "1 denied");
+		if (row->warned)
+			assert_contains(out, "WARN  deployment synergyflow/api: ");
+		if (row->text)
+			assert_contains(out, row->text);
+		free(out);
+		free(err);
+	}
+}
+
+static void
+test_check_table(void **state)
+{
+	char a[512], b[512], manifest[2048], *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "check", "--config", worked_budget, a, b, NULL};
+
+	(void)state;
+	snprintf(a, sizeof(a), "%s/a.yaml", dir);
+	snprintf(b, sizeof(b), "%s/b.yaml", dir);
+	harness_deployment_yaml(manifest, sizeof(manifest), "api", 10, "15");
+	harness_write(a, manifest);
+	harness_deployment_yaml(manifest, sizeof(manifest), "worker", 2, NULL);
+	harness_write(b, manifest);
+	/* 10 x 15 + 2 x 10 = 170 of 200 (85%): allowed with warnings, exit 0. */
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 0);
+	assert_contains(out,
+	    "synergyflow_app  synergyflow/api           10        15          150\n"
+	    "synergyflow_app  synergyflow/worker         2        10           20\n"
+	    "synergyflow_app  (total)                                         170     200    85%"
+	    "        30\n"
+	    "CLUSTER          shared-postgres                                 173     300    58%"
+	    "       127\n");
+	assert_contains(out, "2 workloads: 0 denied, 2 with warnings, 0 within budget");
+	free(out);
+	free(err);
+	/* Together they break the budget: 6 x 20 + 5 x 20 = 220, both denied. */
+	harness_deployment_yaml(manifest, sizeof(manifest), "api", 6, "20");
+	harness_write(a, manifest);
+	harness_deployment_yaml(manifest, sizeof(manifest), "worker", 5, "20");
+	harness_write(b, manifest);
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 1);
+	assert_contains(out, "DENY  poolguard: deployment synergyflow/api would hold 6 replicas x "
+	    "pool 20 = 120 connections; role 'synergyflow_app' would use 220 of 200");
+	assert_contains(out, "DENY  poolguard: deployment synergyflow/worker would hold 5 replicas");
+	assert_contains(out, "2 workloads: 2 denied");
+	free(out);
+	free(err);
+}
+
+static void
+test_check_kubectl_objects(void **state)
+{
+	static const struct {
+		const char *file;
+		int exit;
+		const char *text;
+	} rows[] = {
+		{"deploy-api-3x20.json", 0, "synergyflow/api         3        20           60"},
+		{"deploy-api-10x15.json", 0, "1 workload: 0 denied, 0 with warnings, 1 within budget"},
+		{"deploy-api-10x18.json", 0, "at 180 of 200 connections (90%)"},
+		{"deploy-api-10x20.json", 0, "at 200 of 200 connections (100%)"},
+		{"deploy-api-11x20.json", 1, "would use 220 of 200 connections (110%), 20 over"},
+		{"deploy-api-nopool.json", 0, "synergyflow/api         2        10           20"},
+		{"deploy-api-from-configmap.json", 0, "sets SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE by "
+		    "reference; counted as defaultPoolSize 10"},
+	};
+	char path[512], *out, *err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *argv[] = {POOLGUARD_BIN, "check", "--config", worked_budget, path, NULL};
+
+		snprintf(path, sizeof(path), "tests/fixtures/kubectl/%s", rows[i].file);
+		assert_int_equal(harness_run(argv, NULL, &out, &err), rows[i].exit);
+		print_message("%s:\n%s\n", rows[i].file, out);
+		assert_contains(out, rows[i].text);
+		free(out);
+		free(err);
+	}
+}
+
+static void
+test_check_public_manifests_and_namespace(void **state)
+{
+	static const char budget[] =
+	    "cluster: {name: bank, maxConnections: 100, reservedConnections: 3}\n"
+	    "roles: [{name: ledger, connectionLimit: 15, namespaces: [bank]}]\n";
+	char budget_file[512], *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "check", "--config", budget_file, "--namespace", "bank",
+	    "tests/fixtures/public/GoogleCloudPlatform-bank-of-anthos__kubernetes-manifests__"
+	    "balance-reader.yaml",
+	    "tests/fixtures/public/GoogleCloudPlatform-bank-of-anthos__kubernetes-manifests__"
+	    "ledger-db.yaml", NULL};
+
+	(void)state;
+	snprintf(budget_file, sizeof(budget_file), "%s/bank.yaml", dir);
+	harness_write(budget_file, budget);
+	/* balance-reader has no replicas (1) and no pool variable (10); ledger-db is a
+	 * StatefulSet with 1 replica: 20 of 15 in namespace bank, taken from --namespace. */
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 1);
+	assert_contains(out, "bank/balancereader           1        10           10");
+	assert_contains(out, "bank/ledger-db (sts)");
+	assert_contains(out, "ledger   (total)                                            20      15   "
+	    "133%        -5");
+	free(out);
+	free(err);
+}
+
+static void
+test_check_sample_and_stdin(void **state)
+{
+	char *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "check", "--config", "manifests/budget-configmap.yaml",
+	    "-", NULL};
+
+	(void)state;
+	assert_int_equal(harness_run(argv, "manifests/examples/inventory.yaml", &out, &err), 0);
+	assert_contains(out, "synergyflow/api");
+	assert_contains(out, "synergyflow/worker");
+	assert_contains(out, "gitlab_app       (external)");
+	assert_contains(out, "2 workloads: 0 denied");
+	free(out);
+	free(err);
+}
+
+static void
+test_check_bad_input(void **state)
+{
+	char path[512], manifest[2048], *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "check", "--config", worked_budget, path, NULL};
+	const char *none[] = {POOLGUARD_BIN, "check", "--config", worked_budget, NULL};
+	const char *bad_config[] = {POOLGUARD_BIN, "check", "--config", path,
+	    "manifests/examples/inventory.yaml", NULL};
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/bad.yaml", dir);
+	harness_deployment_yaml(manifest, sizeof(manifest), "api", 3, "lots");
+	harness_write(path, manifest);
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+	assert_contains(err, "bad.yaml (document 1): deployment synergyflow/api: container 'app' env "
+	    "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE: value 'lots' is not a positive integer string");
+	free(out);
+	free(err);
+	harness_write(path, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x\n");
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+	assert_contains(err, "bad.yaml:4: invalid YAML");
+	free(out);
+	free(err);
+	assert_int_equal(harness_run(none, NULL, &out, &err), 2);
+	assert_contains(err, "check needs at least one manifest path");
+	free(out);
+	free(err);
+	harness_write(path, "cluster: {maxConnections: 100}\nroles:\n  - name: a\n"
+	    "    connectionLimit: \"50\"\n");
+	assert_int_equal(harness_run(bad_config, NULL, &out, &err), 2);
+	assert_contains(err, "bad.yaml:4: roles[0].connectionLimit: must be an integer, got the "
+	    "string \"50\"");
+	free(out);
+	free(err);
+}
+
+static void
+test_usage(void **state)
+{
+	const char *version[] = {POOLGUARD_BIN, "version", NULL};
+	const char *unknown[] = {POOLGUARD_BIN, "frobnicate", NULL};
+	const char *bad_option[] = {POOLGUARD_BIN, "check", "--config", worked_budget, "--bogus",
+	    NULL};
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(harness_run(version, NULL, &out, &err), 0);
+	assert_contains(out, "poolguard ");
+	free(out);
+	free(err);
+	assert_int_equal(harness_run(unknown, NULL, &out, &err), 2);
+	assert_contains(err, "unknown command 'frobnicate'");
+	free(out);
+	free(err);
+	assert_int_equal(harness_run(bad_option, NULL, &out, &err), 2);
+	assert_contains(err, "usage:");
+	free(out);
+	free(err);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_review_worked_numbers),
+		cmocka_unit_test(test_review_stdin_inventory_and_bare),
+		cmocka_unit_test(test_review_bad_input),
+		cmocka_unit_test(test_check_worked_numbers),
+		cmocka_unit_test(test_check_table),
+		cmocka_unit_test(test_check_kubectl_objects),
+		cmocka_unit_test(test_check_public_manifests_and_namespace),
+		cmocka_unit_test(test_check_sample_and_stdin),
+		cmocka_unit_test(test_check_bad_input),
+		cmocka_unit_test(test_usage),
+	};
+
+	return cmocka_run_group_tests_name("cli", tests, group_setup, group_teardown);
+}
