@@ -12,6 +12,7 @@
 struct check_row {
 	struct workload w;
 	int role;
+	long pods;		/* replicas, or the HPA's maxReplicas */
 	char label[300];	/* "namespace/name" */
 	struct verdict verdict;
 };
@@ -39,14 +40,24 @@ check_judge(const struct config *cfg, const struct inventory *inv, struct check_
 	c.namespace = row->w.namespace;
 	c.name = row->w.name;
 	c.role = row->role;
-	c.replicas = row->w.replicas;
+	c.replicas = row->pods;
 	c.pool_per_pod = row->w.pool_per_pod;
 	c.counted.role = row->role;
-	c.counted.connections = workload_connections(&row->w);
+	c.counted.connections = row->pods * row->w.pool_per_pod;
 	c.previous.role = -1;
 	budget_judge(cfg, inventory_role_usage(inv), &c, &row->verdict);
 	if (row->w.note[0] && row->role >= 0)
 		verdict_warn(&row->verdict, "%s", row->w.note);
+}
+
+static void
+check_print_row(FILE *out, int rw, const char *role, int dw, const struct check_row *row)
+{
+	char pods[32];
+
+	snprintf(pods, sizeof(pods), "%ld%s", row->pods, row->pods != row->w.replicas ? "*" : "");
+	fprintf(out, "%-*s  %-*s  %8s  %8ld  %11ld\n", rw, role, dw, row->label, pods,
+	    row->w.pool_per_pod, row->pods * row->w.pool_per_pod);
 }
 
 static void
@@ -81,9 +92,7 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
 	for (r = 0; r < cfg->role_count; r++) {
 		for (i = 0; i < count; i++)
 			if (rows[i].role == (int)r)
-				fprintf(out, "%-*s  %-*s  %8ld  %8ld  %11ld\n", rw, cfg->roles[r].name,
-				    dw, rows[i].label, rows[i].w.replicas, rows[i].w.pool_per_pod,
-				    workload_connections(&rows[i].w));
+				check_print_row(out, rw, cfg->roles[r].name, dw, &rows[i]);
 		if (cfg->roles[r].external_connections > 0)
 			fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld\n", rw, cfg->roles[r].name, dw,
 			    "(external)", "", "", cfg->roles[r].external_connections);
@@ -94,15 +103,18 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
 	}
 	for (i = 0; i < count; i++)
 		if (rows[i].role < 0)
-			fprintf(out, "%-*s  %-*s  %8ld  %8ld  %11ld\n", rw, "(none)", dw, rows[i].label,
-			    rows[i].w.replicas, rows[i].w.pool_per_pod,
-			    workload_connections(&rows[i].w));
+			check_print_row(out, rw, "(none)", dw, &rows[i]);
 	used = budget_cluster_used(cfg, usage);
 	fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld", rw, "CLUSTER", dw, cfg->cluster_name, "",
 	    "", used);
 	check_print_limit_columns(out, used, cfg->max_connections);
 	fprintf(out, "(cluster usage includes %ld reserved connections; workloads under (none) "
 	    "match no role and are outside the budget)\n", cfg->reserved_connections);
+	for (i = 0; i < count; i++)
+		if (rows[i].pods != rows[i].w.replicas) {
+			fprintf(out, "(* counted at its HorizontalPodAutoscaler's maxReplicas)\n");
+			break;
+		}
 }
 
 int
@@ -112,6 +124,7 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 {
 	struct inventory *inv = NULL;
 	struct check_row *rows = NULL;
+	struct workload_resolver resolver;
 	size_t i, j, count = 0;
 	int result = PG_OK;
 
@@ -121,32 +134,33 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	/* ConfigMaps and HPAs first, so pool references and ceilings resolve. */
+	if ((result = inventory_add_manifests(inv, set, default_namespace, err)))
+		goto out;
+	resolver = inventory_resolver(inv);
 	for (i = 0; i < set->count; i++) {
+		struct check_row *row = &rows[count];
+
 		if (workload_kind_of(set->items[i].object) == WORKLOAD_NONE)
 			continue;
-		result = workload_from_object(set->items[i].object, cfg, default_namespace,
-		    &rows[count].w, err);
+		result = workload_from_object(set->items[i].object, cfg, default_namespace, &resolver,
+		    &row->w, err);
 		if (result) {
 			pg_error_prefix(err, "%s", set->items[i].source);
 			goto out;
 		}
-		rows[count].role = budget_role_for(cfg, rows[count].w.namespace, workload_label,
-		    rows[count].w.labels);
-		snprintf(rows[count].label, sizeof(rows[count].label), "%s/%s%s",
-		    rows[count].w.namespace, rows[count].w.name,
-		    rows[count].w.kind == WORKLOAD_STATEFULSET ? " (sts)" : "");
+		row->role = budget_role_for(cfg, row->w.namespace, workload_label, row->w.labels);
+		row->pods = inventory_hpa_max(inv, row->w.kind, row->w.namespace, row->w.name);
+		if (row->pods == 0)
+			row->pods = row->w.replicas;
+		snprintf(row->label, sizeof(row->label), "%s/%s%s", row->w.namespace, row->w.name,
+		    row->w.kind == WORKLOAD_STATEFULSET ? " (sts)" : "");
 		count++;
 	}
 	for (i = 0, j = 0; i < count; i++)
 		if (!check_superseded(rows, count, i))
 			rows[j++] = rows[i];
 	count = j;
-	for (i = 0; i < count; i++)
-		if (inventory_put(inv, rows[i].w.kind, rows[i].w.namespace, rows[i].w.name,
-		    rows[i].role, rows[i].w.replicas, rows[i].w.pool_per_pod)) {
-			result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");
-			goto out;
-		}
 	for (i = 0; i < count; i++)
 		check_judge(cfg, inv, &rows[i]);
 

@@ -318,6 +318,28 @@ config_field_enforcement(struct config_parser *p, yaml_node_t *n, const char *pa
 }
 
 static int
+config_field_bool(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
+{
+	if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (strcmp(config_scalar(n), "true") == 0 || strcmp(config_scalar(n), "false") == 0)) {
+		*(int *)dst = config_scalar(n)[0] == 't';
+		return PG_OK;
+	}
+	return config_fail(p, n, path, "must be true or false");
+}
+
+static int
+config_field_unknown_pool(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
+{
+	if (n->type == YAML_SCALAR_NODE && (strcmp(config_scalar(n), "warn") == 0 ||
+	    strcmp(config_scalar(n), "deny") == 0)) {
+		*(int *)dst = config_scalar(n)[0] == 'd';
+		return PG_OK;
+	}
+	return config_fail(p, n, path, "must be 'warn' or 'deny'");
+}
+
+static int
 config_field_pool_variables(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
 {
 	struct config *cfg = (struct config *)((char *)dst - offsetof(struct config,
@@ -551,6 +573,8 @@ static const struct config_field config_top_fields[] = {
 	{"poolSizeVariables", config_field_pool_variables,
 	    offsetof(struct config, pool_size_variables), 0},
 	{"roles", config_field_roles, offsetof(struct config, roles), 1},
+	{"countHpaMaxReplicas", config_field_bool, offsetof(struct config, count_hpa_max_replicas), 0},
+	{"unknownPoolSize", config_field_unknown_pool, offsetof(struct config, unknown_pool_deny), 0},
 };
 
 static int
@@ -559,6 +583,7 @@ config_set_defaults(struct config *cfg, const char *source)
 	cfg->warn_percent = 80;
 	cfg->enforcement = ENFORCEMENT_DENY;
 	cfg->default_pool_size = 10;
+	cfg->count_hpa_max_replicas = 1;
 	if ((cfg->source = strdup(source)) == NULL)
 		return PG_ERR_NOMEM;
 	if ((cfg->cluster_name = strdup("postgres")) == NULL)
@@ -713,7 +738,8 @@ config_parse(const char *text, size_t len, const char *source, int line_offset,
 		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((result = config_parse_mapping(&p, root, "", config_top_fields, 6, cfg)))
+	if ((result = config_parse_mapping(&p, root, "", config_top_fields,
+	    sizeof(config_top_fields) / sizeof(config_top_fields[0]), cfg)))
 		goto out;
 	if (cfg->pool_size_variables == NULL && config_default_variables(cfg)) {
 		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");

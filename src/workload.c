@@ -124,56 +124,190 @@ workload_pool_value(const char *s, long *out)
 	return 0;
 }
 
+/* Where one pool variable's value comes from, once env and envFrom are weighed. */
+struct workload_source {
+	int found;		/* the container sets the variable at all */
+	const char *value;	/* its value when known */
+	int unknown;		/* set, but its value cannot be known */
+	int from_configmap;
+	char why[96];		/* for unknown: what hides it */
+};
+
+static void
+workload_source_unknown(struct workload_source *src, const char *fmt, const char *a,
+    const char *b)
+{
+	src->found = 1;
+	src->unknown = 1;
+	src->value = NULL;
+	snprintf(src->why, sizeof(src->why), fmt, a, b);
+}
+
+/* A ConfigMap lookup; a missing ConfigMap or key marks the source unknown unless optional. */
+static void
+workload_configmap_lookup(const struct workload_resolver *resolver, const char *namespace,
+    const char *map, const char *key, int optional, int must_exist, struct workload_source *src)
+{
+	const char *value;
+	int map_found = 0;
+
+	src->from_configmap = 1;
+	if (resolver == NULL) {
+		if (must_exist)
+			workload_source_unknown(src, "ConfigMap '%.40s' key '%.40s', not readable here",
+			    map, key);
+		return;
+	}
+	value = resolver->configmap_value(resolver->ctx, namespace, map, key, &map_found);
+	if (value != NULL) {
+		src->found = 1;
+		src->unknown = 0;
+		src->value = value;
+	} else if (!map_found && !optional)
+		workload_source_unknown(src, "ConfigMap '%.40s' (missing%.0s)", map, key);
+	else if (must_exist && !optional)
+		workload_source_unknown(src, "ConfigMap '%.40s' has no key '%.40s'", map, key);
+}
+
+/*
+ * Weighs where variable name gets its value in a container: the last env
+ * entry of that name, else the last envFrom ConfigMap that defines it.
+ */
+static void
+workload_find_source(const cJSON *container, const char *name, const char *namespace,
+    const struct workload_resolver *resolver, struct workload_source *src)
+{
+	const cJSON *entry, *value, *from, *ref, *env_from;
+	const char *prefix, *map;
+	size_t plen;
+
+	memset(src, 0, sizeof(*src));
+	if ((entry = workload_find_env(workload_get(container, "env"), name)) != NULL) {
+		src->found = 1;
+		value = workload_get(entry, "value");
+		from = workload_get(entry, "valueFrom");
+		if (value != NULL || from == NULL) {
+			src->value = cJSON_IsString(value) ? value->valuestring : NULL;
+			if (value != NULL && !cJSON_IsString(value))
+				src->value = "(not a string)";
+			if (value == NULL)
+				src->value = "";
+			return;
+		}
+		if ((ref = workload_get(from, "configMapKeyRef")) != NULL) {
+			workload_configmap_lookup(resolver, namespace, workload_string(ref, "name") ?
+			    workload_string(ref, "name") : "", workload_string(ref, "key") ?
+			    workload_string(ref, "key") : "", cJSON_IsTrue(workload_get(ref,
+			    "optional")), 1, src);
+			return;
+		}
+		if ((ref = workload_get(from, "secretKeyRef")) != NULL)
+			workload_source_unknown(src, "Secret '%.40s' key '%.40s'",
+			    workload_string(ref, "name") ? workload_string(ref, "name") : "",
+			    workload_string(ref, "key") ? workload_string(ref, "key") : "");
+		else
+			workload_source_unknown(src, "a field reference%.0s%.0s", "", "");
+		return;
+	}
+	env_from = workload_get(container, "envFrom");
+	cJSON_ArrayForEach(entry, env_from) {
+		if ((ref = workload_get(entry, "configMapRef")) == NULL)
+			continue;	/* XXX: a Secret in envFrom could set it too */
+		prefix = workload_string(entry, "prefix");
+		prefix = prefix ? prefix : "";
+		plen = strlen(prefix);
+		map = workload_string(ref, "name");
+		if (map == NULL || strncmp(name, prefix, plen) != 0)
+			continue;
+		workload_configmap_lookup(resolver, namespace, map, name + plen,
+		    cJSON_IsTrue(workload_get(ref, "optional")), 0, src);
+	}
+}
+
 /*
  * The pool one container opens: the first configured variable it sets wins.
  * *found is 0 when it sets none.
  */
 static int
 workload_container_pool(const cJSON *container, const struct config *cfg, struct workload *w,
-    int *found, long *pool, struct pg_error *err)
+    const struct workload_resolver *resolver, int *found, long *pool, struct pg_error *err)
 {
-	const cJSON *env = workload_get(container, "env"), *entry, *value;
 	const char *cname = workload_string(container, "name");
+	const cJSON *env = workload_get(container, "env");
+	struct workload_source src;
 	size_t i;
 
 	*found = 0;
-	if (env == NULL || cJSON_IsNull(env))
-		return PG_OK;
-	if (!cJSON_IsArray(env))
+	if (env != NULL && !cJSON_IsNull(env) && !cJSON_IsArray(env))
 		return pg_error_set(err, PG_ERR_INVALID, "container '%s': env must be a list",
 		    cname ? cname : "?");
 	for (i = 0; i < cfg->pool_size_variable_count; i++) {
-		if ((entry = workload_find_env(env, cfg->pool_size_variables[i])) == NULL)
+		workload_find_source(container, cfg->pool_size_variables[i], w->namespace, resolver,
+		    &src);
+		w->uses_configmaps |= src.from_configmap;
+		if (!src.found)
 			continue;
 		*found = 1;
-		value = workload_get(entry, "value");
-		if (value == NULL && workload_get(entry, "valueFrom") != NULL) {
+		if (src.unknown) {
 			*pool = cfg->default_pool_size;
-			snprintf(w->note, sizeof(w->note), "container '%.40s' sets %.48s by reference; "
-			    "counted as defaultPoolSize %ld", cname ? cname : "?",
-			    cfg->pool_size_variables[i], cfg->default_pool_size);
+			w->pool_unknown = 1;
+			snprintf(w->note, sizeof(w->note), "pool size counted as defaultPoolSize %ld: "
+			    "container '%.32s' takes it from %s", cfg->default_pool_size,
+			    cname ? cname : "?", src.why);
 			return PG_OK;
 		}
-		if (!cJSON_IsString(value) || workload_pool_value(value->valuestring, pool))
-			return pg_error_set(err, PG_ERR_INVALID, "container '%s' env %s: value %s%.40s%s "
+		if (workload_pool_value(src.value, pool))
+			return pg_error_set(err, PG_ERR_INVALID, "container '%s' env %s: value '%.40s'%s "
 			    "is not a positive integer string (1 to %ld)", cname ? cname : "?",
-			    cfg->pool_size_variables[i], cJSON_IsString(value) ? "'" : "",
-			    cJSON_IsString(value) ? value->valuestring : value == NULL ? "(none)" :
-			    "of the wrong type", cJSON_IsString(value) ? "'" : "",
-			    WORKLOAD_MAX_POOL_SIZE);
+			    cfg->pool_size_variables[i], src.value ? src.value : "",
+			    src.from_configmap ? " (from a ConfigMap)" : "", WORKLOAD_MAX_POOL_SIZE);
 		return PG_OK;
 	}
 	return PG_OK;
 }
 
 int
-workload_from_object(const cJSON *object, const struct config *cfg,
-    const char *default_namespace, struct workload *out, struct pg_error *err)
+workload_resolve_pool(struct workload *w, const struct config *cfg,
+    const struct workload_resolver *resolver, struct pg_error *err)
 {
-	const cJSON *metadata, *spec, *pod_spec, *containers, *container, *labels;
+	const cJSON *container;
 	char what[300];
 	long pool = 0;
 	int found, result, any = 0;
+
+	w->pool_per_pod = 0;
+	w->pool_is_default = 0;
+	w->pool_unknown = 0;
+	w->uses_configmaps = 0;
+	w->note[0] = '\0';
+	cJSON_ArrayForEach(container, w->containers) {
+		result = workload_container_pool(container, cfg, w, resolver, &found, &pool, err);
+		if (result) {
+			snprintf(what, sizeof(what), "%s %s/%s", workload_kind_name(w->kind),
+			    w->namespace, w->name);
+			pg_error_prefix(err, "%s", what);
+			return result;
+		}
+		if (found) {
+			w->pool_per_pod += pool;
+			any = 1;
+		}
+	}
+	if (!any) {
+		w->pool_per_pod = cfg->default_pool_size;
+		w->pool_is_default = 1;
+	}
+	return PG_OK;
+}
+
+int
+workload_from_object(const cJSON *object, const struct config *cfg,
+    const char *default_namespace, const struct workload_resolver *resolver,
+    struct workload *out, struct pg_error *err)
+{
+	const cJSON *metadata, *spec, *pod_spec, *containers, *labels;
+	char what[300];
+	int result;
 
 	memset(out, 0, sizeof(*out));
 	if ((out->kind = workload_kind_of(object)) == WORKLOAD_NONE)
@@ -201,20 +335,6 @@ workload_from_object(const cJSON *object, const struct config *cfg,
 	if (containers != NULL && !cJSON_IsArray(containers))
 		return pg_error_set(err, PG_ERR_INVALID, "%s: spec.template.spec.containers must be "
 		    "a list", what);
-	cJSON_ArrayForEach(container, containers) {
-		result = workload_container_pool(container, cfg, out, &found, &pool, err);
-		if (result) {
-			pg_error_prefix(err, "%s", what);
-			return result;
-		}
-		if (found) {
-			out->pool_per_pod += pool;
-			any = 1;
-		}
-	}
-	if (!any) {
-		out->pool_per_pod = cfg->default_pool_size;
-		out->pool_is_default = 1;
-	}
-	return PG_OK;
+	out->containers = containers;
+	return workload_resolve_pool(out, cfg, resolver, err);
 }

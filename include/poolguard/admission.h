@@ -3,9 +3,11 @@
  * the budget and the inventory in, a verdict out.
  *
  * This is where Kubernetes request shapes meet the engine: Deployment and
- * StatefulSet CREATE and UPDATE, and UPDATE of their scale subresource. The
- * object under review replaces its own inventory entry for the judgement;
- * the inventory itself is not changed. Everything else is allowed.
+ * StatefulSet CREATE and UPDATE, UPDATE of their scale subresource, and
+ * HorizontalPodAutoscaler CREATE and UPDATE (a raised maxReplicas is a
+ * scale-up when HPA ceilings are counted). The object under review replaces
+ * its own inventory entry for the judgement; the inventory is not changed.
+ * Everything else is allowed.
  */
 #ifndef POOLGUARD_ADMISSION_H
 #define POOLGUARD_ADMISSION_H
@@ -15,18 +17,19 @@
 #include "poolguard/inventory.h"
 #include "poolguard/review.h"
 
-/* What the request was about, for logs and metrics; filled whatever the verdict. */
+/* What the request was about, for logs, metrics and reservations. */
 struct admission_subject {
-	enum workload_kind kind;	/* WORKLOAD_NONE when poolguard ignored the request */
-	int is_scale;			/* the scale subresource */
+	enum workload_kind kind;	/* the workload judged, WORKLOAD_NONE when ignored */
 	const char *namespace;
 	const char *name;
+	int increase;			/* admitted with more connections than it holds now */
+	int role;			/* what it holds once admitted */
+	long connections;
 };
 
 /*
  * Judges req against cfg and inv into v. Bad input in the object (a pool
- * size that is not a positive integer) is a denial that names it. subject
- * may be NULL.
+ * size that is not a positive integer) is a denial that names it.
  */
 void admission_judge(const struct config *cfg, const struct inventory *inv,
     const struct review_request *req, struct verdict *v, struct admission_subject *subject);

@@ -72,6 +72,8 @@ struct config {
 	int warn_percent;		/* 1..100 */
 	enum enforcement enforcement;
 	long default_pool_size;		/* >= 1 */
+	int count_hpa_max_replicas;	/* a workload with an HPA counts maxReplicas pods */
+	int unknown_pool_deny;		/* deny when a pool size cannot be known (else warn) */
 	char **pool_size_variables;	/* in order of precedence */
 	size_t pool_size_variable_count;
 	struct role *roles;

@@ -24,6 +24,17 @@ enum workload_kind {
 	WORKLOAD_STATEFULSET
 };
 
+/*
+ * Where pool variables set by reference are looked up: the value of key in
+ * the ConfigMap namespace/name, or NULL; *map_found says whether the
+ * ConfigMap itself exists.
+ */
+struct workload_resolver {
+	const char *(*configmap_value)(void *ctx, const char *namespace, const char *name,
+	    const char *key, int *map_found);
+	void *ctx;
+};
+
 struct workload {
 	enum workload_kind kind;
 	const char *namespace;
@@ -32,6 +43,9 @@ struct workload {
 	long replicas;
 	long pool_per_pod;	/* connections one pod opens */
 	int pool_is_default;	/* no container set a pool variable */
+	int pool_unknown;	/* a pool variable's value cannot be known (Secret, missing ConfigMap) */
+	int uses_configmaps;	/* a pool value came from, or depends on, a ConfigMap */
+	const cJSON *containers;	/* spec.template.spec.containers, for re-resolving */
 	char note[WORKLOAD_NOTE_MAX];	/* a warning worth passing on, or "" */
 };
 
@@ -49,11 +63,24 @@ const char *workload_kind_name(enum workload_kind kind);
  * the object has none (a CREATE, or a manifest without metadata.namespace).
  * Replicas absent or null: 1. A pool variable whose value is not a positive
  * integer string is PG_ERR_INVALID, and err names the container and variable.
- * A variable set by reference (valueFrom) is counted as defaultPoolSize and
- * explained in out->note.
+ *
+ * Pool variables set through valueFrom.configMapKeyRef or envFrom.configMapRef
+ * (with its prefix) are looked up through resolver (may be NULL: then a
+ * configMapKeyRef is unknown and envFrom is not consulted). env overrides
+ * envFrom; of several envFrom sources the last wins, as in Kubernetes. A value
+ * that cannot be known (a secretKeyRef, a missing ConfigMap or key) counts as
+ * defaultPoolSize, sets pool_unknown and is explained in out->note.
  */
 int workload_from_object(const cJSON *object, const struct config *cfg,
-    const char *default_namespace, struct workload *out, struct pg_error *err);
+    const char *default_namespace, const struct workload_resolver *resolver,
+    struct workload *out, struct pg_error *err);
+
+/*
+ * Recomputes pool_per_pod, pool_is_default, pool_unknown, uses_configmaps and
+ * note of w from w->containers, for instance after a ConfigMap changed.
+ */
+int workload_resolve_pool(struct workload *w, const struct config *cfg,
+    const struct workload_resolver *resolver, struct pg_error *err);
 
 /*
  * Reads spec.replicas of an autoscaling/v1 Scale: absent (scaling to 0

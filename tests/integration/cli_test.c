@@ -225,8 +225,8 @@ test_check_kubectl_objects(void **state)
 		{"deploy-api-10x20.json", 0, "at 200 of 200 connections (100%)"},
 		{"deploy-api-11x20.json", 1, "would use 220 of 200 connections (110%), 20 over"},
 		{"deploy-api-nopool.json", 0, "synergyflow/api         2        10           20"},
-		{"deploy-api-from-configmap.json", 0, "sets SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE by "
-		    "reference; counted as defaultPoolSize 10"},
+		{"deploy-api-from-configmap.json", 0, "pool size counted as defaultPoolSize 10: "
+		    "container 'nginx' takes it from ConfigMap 'pool-config' (missing)"},
 	};
 	char path[512], *out, *err;
 	size_t i;

@@ -102,7 +102,7 @@ read_workload(const char *spec_extra, const char *containers, const struct confi
     struct workload *w, struct pg_error *err)
 {
 	cJSON *object = deployment(spec_extra, containers);
-	int result = workload_from_object(object, cfg, "fallback", w, err);
+	int result = workload_from_object(object, cfg, "fallback", NULL, w, err);
 
 	cJSON_Delete(object);
 	return result;
@@ -166,7 +166,7 @@ test_no_spec(void **state)
 	struct workload w;
 	struct pg_error err = {""};
 
-	assert_int_equal(workload_from_object(object, f->defaults, "shop", &w, &err), PG_OK);
+	assert_int_equal(workload_from_object(object, f->defaults, "shop", NULL, &w, &err), PG_OK);
 	assert_int_equal(w.replicas, 1);
 	assert_int_equal(w.pool_per_pod, 10);
 	assert_true(w.pool_is_default);
@@ -217,11 +217,13 @@ static const struct pool_row pool_rows[] = {
 	{"leading zero", 0, APP_WITH(ENV(POOL_VAR, "020")), 20, 0, ""},
 	{"largest pool", 0, APP_WITH(ENV(POOL_VAR, "100000")), 100000, 0, ""},
 	{"valueFrom counts as defaultPoolSize", 0, APP_WITH(ENV_REF(POOL_VAR)), 10, 0,
-	    "container 'app' sets " POOL_VAR " by reference; counted as defaultPoolSize 10"},
+	    "pool size counted as defaultPoolSize 10: container 'app' takes it from Secret 'db' key "
+	    "'pool'"},
 	{"valueFrom in one container, a value in another", 0,
 	    "{'name': 'worker', 'env': [" ENV(POOL_VAR, "5") "]}, " APP_WITH(ENV_REF(POOL_VAR2)),
 	    15, 0,
-	    "container 'app' sets " POOL_VAR2 " by reference; counted as defaultPoolSize 10"},
+	    "pool size counted as defaultPoolSize 10: container 'app' takes it from Secret 'db' key "
+	    "'pool'"},
 	{"value beside valueFrom: the value counts", 0,
 	    APP_WITH("{'name': '" POOL_VAR "', 'value': '7', 'valueFrom': {'fieldRef': "
 	    "{'fieldPath': 'metadata.name'}}}"), 7, 0, ""},
@@ -232,7 +234,8 @@ static const struct pool_row pool_rows[] = {
 	    APP_WITH(ENV(POOL_VAR, "20") ", " ENV("DB_POOL", "3")), 3, 0, ""},
 	{"custom: second listed", 1, APP_WITH(ENV(POOL_VAR, "20")), 20, 0, ""},
 	{"custom: valueFrom", 1, APP_WITH(ENV_REF("DB_POOL")), 4, 0,
-	    "container 'app' sets DB_POOL by reference; counted as defaultPoolSize 4"},
+	    "pool size counted as defaultPoolSize 4: container 'app' takes it from Secret 'db' key "
+	    "'pool'"},
 };
 
 /* Pool per pod: the first configured variable each container sets, summed over containers. */
@@ -282,10 +285,10 @@ static const struct bad_row bad_rows[] = {
 	{ENV(POOL_VAR, "0x14"), "value '0x14'" NOT_POSITIVE},
 	{ENV(POOL_VAR, "100001"), "value '100001'" NOT_POSITIVE},
 	{ENV(POOL_VAR, "99999999999999999999"), "value '99999999999999999999'" NOT_POSITIVE},
-	{"{'name': '" POOL_VAR "', 'value': 20}", "value of the wrong type" NOT_POSITIVE},
-	{"{'name': '" POOL_VAR "', 'value': null}", "value of the wrong type" NOT_POSITIVE},
-	{"{'name': '" POOL_VAR "', 'value': true}", "value of the wrong type" NOT_POSITIVE},
-	{"{'name': '" POOL_VAR "'}", "value (none)" NOT_POSITIVE},
+	{"{'name': '" POOL_VAR "', 'value': 20}", "value '(not a string)'" NOT_POSITIVE},
+	{"{'name': '" POOL_VAR "', 'value': null}", "value '(not a string)'" NOT_POSITIVE},
+	{"{'name': '" POOL_VAR "', 'value': true}", "value '(not a string)'" NOT_POSITIVE},
+	{"{'name': '" POOL_VAR "'}", "value ''" NOT_POSITIVE},
 };
 
 /* A pool value that is not a positive integer string fails, naming container and variable. */
@@ -337,7 +340,7 @@ test_bad_shapes(void **state)
 	struct workload w;
 	struct pg_error err = {""};
 
-	assert_int_equal(workload_from_object(object, f->defaults, NULL, &w, &err),
+	assert_int_equal(workload_from_object(object, f->defaults, NULL, NULL, &w, &err),
 	    PG_ERR_INVALID);
 	assert_string_equal(err.msg,
 	    "deployment shop/api: spec.template.spec.containers must be a list");
@@ -385,7 +388,7 @@ test_kinds(void **state)
 			    rows[i].kind);
 		if (rows[i].kind == WORKLOAD_NONE) {
 			memset(&err, 0, sizeof(err));
-			assert_int_equal(workload_from_object(object, f->defaults, NULL, &w, &err),
+			assert_int_equal(workload_from_object(object, f->defaults, NULL, NULL, &w, &err),
 			    PG_ERR_UNSUPPORTED);
 			assert_int_equal(w.kind, WORKLOAD_NONE);
 			assert_string_equal(err.msg, "not an apps/v1 Deployment or StatefulSet");
@@ -410,7 +413,7 @@ test_statefulset(void **state)
 	struct workload w;
 	struct pg_error err = {""};
 
-	assert_int_equal(workload_from_object(object, f->defaults, NULL, &w, &err), PG_OK);
+	assert_int_equal(workload_from_object(object, f->defaults, NULL, NULL, &w, &err), PG_OK);
 	assert_int_equal(w.kind, WORKLOAD_STATEFULSET);
 	assert_string_equal(w.namespace, "data");
 	assert_string_equal(w.name, "db");
@@ -422,7 +425,7 @@ test_statefulset(void **state)
 
 	object = json("{'apiVersion': 'apps/v1', 'kind': 'StatefulSet', "
 	    "'metadata': {'name': 'db', 'namespace': 'data'}, 'spec': {'replicas': -3}}");
-	assert_int_equal(workload_from_object(object, f->defaults, NULL, &w, &err),
+	assert_int_equal(workload_from_object(object, f->defaults, NULL, NULL, &w, &err),
 	    PG_ERR_INVALID);
 	assert_string_equal(err.msg,
 	    "statefulset data/db: spec.replicas must be a whole number from 0 to 1000000");
@@ -458,7 +461,7 @@ test_namespace_and_name(void **state)
 		snprintf(text, sizeof(text), "{'apiVersion': 'apps/v1', 'kind': 'Deployment', "
 		    "'metadata': %s}", rows[i].metadata);
 		object = json(text);
-		if (workload_from_object(object, f->defaults, rows[i].default_namespace, &w, &err))
+		if (workload_from_object(object, f->defaults, rows[i].default_namespace, NULL, &w, &err))
 			fail_msg("%s: %s", rows[i].metadata, err.msg);
 		if (strcmp(w.namespace, rows[i].namespace) != 0 || strcmp(w.name, rows[i].name))
 			fail_msg("%s with default %s: %s/%s, want %s/%s", rows[i].metadata,
@@ -470,7 +473,7 @@ test_namespace_and_name(void **state)
 	/* The name used in messages is the one read. */
 	object = json("{'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': "
 	    "{'generateName': 'job-'}, 'spec': {'replicas': 1.5}}");
-	assert_int_equal(workload_from_object(object, f->defaults, "batch", &w, &err),
+	assert_int_equal(workload_from_object(object, f->defaults, "batch", NULL, &w, &err),
 	    PG_ERR_INVALID);
 	TF_ASSERT_PREFIX(err.msg, "deployment batch/job-: spec.replicas");
 	cJSON_Delete(object);
@@ -485,7 +488,7 @@ test_labels(void **state)
 	struct workload w;
 	struct pg_error err = {""};
 
-	assert_int_equal(workload_from_object(object, f->defaults, NULL, &w, &err), PG_OK);
+	assert_int_equal(workload_from_object(object, f->defaults, NULL, NULL, &w, &err), PG_OK);
 	assert_ptr_equal(w.labels, cJSON_GetObjectItem(cJSON_GetObjectItem(object, "metadata"),
 	    "labels"));
 	assert_string_equal(workload_label(w.labels, "app"), "api");
@@ -495,7 +498,7 @@ test_labels(void **state)
 
 	object = json("{'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': "
 	    "{'name': 'api', 'labels': 'app=api'}}");
-	assert_int_equal(workload_from_object(object, f->defaults, NULL, &w, &err), PG_OK);
+	assert_int_equal(workload_from_object(object, f->defaults, NULL, NULL, &w, &err), PG_OK);
 	assert_null(w.labels);
 	assert_null(workload_label(w.labels, "app"));
 	cJSON_Delete(object);
@@ -575,7 +578,7 @@ test_fixture_api_deployment(void **state)
 	object = cJSON_Parse(text);
 	assert_non_null(object);
 
-	assert_int_equal(workload_from_object(object, f->defaults, "fallback", &w, &err), PG_OK);
+	assert_int_equal(workload_from_object(object, f->defaults, "fallback", NULL, &w, &err), PG_OK);
 	assert_int_equal(w.kind, WORKLOAD_DEPLOYMENT);
 	assert_string_equal(w.namespace, "namespaceValue");
 	assert_string_equal(w.name, "nameValue");
@@ -585,7 +588,7 @@ test_fixture_api_deployment(void **state)
 	assert_string_equal(w.note, "");
 	assert_string_equal(workload_label(w.labels, "labelsKey"), "labelsValue");
 
-	assert_int_equal(workload_from_object(object, cfg, "fallback", &w, &err), PG_ERR_INVALID);
+	assert_int_equal(workload_from_object(object, cfg, "fallback", NULL, &w, &err), PG_ERR_INVALID);
 	TF_ASSERT_PREFIX(err.msg, "deployment namespaceValue/nameValue:");
 	TF_ASSERT_CONTAINS(err.msg, "container 'nameValue' env nameValue: value 'valueValue'"
 	    NOT_POSITIVE);
@@ -613,7 +616,7 @@ test_fixture_kubewarden_51_replicas(void **state)
 	assert_non_null(object);
 	assert_int_equal(workload_kind_of(request), WORKLOAD_NONE);
 	assert_int_equal(workload_kind_of(object), WORKLOAD_DEPLOYMENT);
-	assert_int_equal(workload_from_object(object, f->defaults, NULL, &w, &err), PG_OK);
+	assert_int_equal(workload_from_object(object, f->defaults, NULL, NULL, &w, &err), PG_OK);
 	assert_string_equal(w.namespace, "default");
 	assert_string_equal(w.name, "nginx");
 	assert_int_equal(w.replicas, 51);
@@ -621,7 +624,7 @@ test_fixture_kubewarden_51_replicas(void **state)
 	assert_true(w.pool_is_default);
 	assert_null(w.labels);
 	assert_int_equal(workload_connections(&w), 510);
-	assert_int_equal(workload_from_object(object, f->custom, NULL, &w, &err), PG_OK);
+	assert_int_equal(workload_from_object(object, f->custom, NULL, NULL, &w, &err), PG_OK);
 	assert_int_equal(workload_connections(&w), 51 * 4);
 	cJSON_Delete(request);
 	free(text);
@@ -646,7 +649,7 @@ test_fixture_balance_reader(void **state)
 		fail_msg("%s: %s", path, err.msg);
 	assert_int_equal(set.count, 2);
 	assert_int_equal(workload_kind_of(set.items[0].object), WORKLOAD_NONE);
-	assert_int_equal(workload_from_object(set.items[1].object, f->defaults, "bank", &w, &err),
+	assert_int_equal(workload_from_object(set.items[1].object, f->defaults, "bank", NULL, &w, &err),
 	    PG_OK);
 	assert_int_equal(w.kind, WORKLOAD_DEPLOYMENT);
 	assert_string_equal(w.namespace, "bank");
