@@ -7,7 +7,7 @@
 #   make lint     clang-format check and the banned-function check
 
 CC ?= cc
-PKGS := libmicrohttpd libcjson yaml-0.1 openssl
+PKGS := libmicrohttpd libcjson yaml-0.1 openssl libcurl
 CFLAGS ?= -O2 -g
 # Messages are cut to fit their buffers on purpose, so truncation is not a warning.
 WARNINGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -Wno-format-truncation

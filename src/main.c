@@ -2,6 +2,7 @@
  * main.c - command line: serve, review, check. The only place that exits.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include "poolguard/config.h"
 #include "poolguard/fileio.h"
 #include "poolguard/inventory.h"
+#include "poolguard/kube.h"
+#include "poolguard/live.h"
 #include "poolguard/log.h"
 #include "poolguard/manifest.h"
 #include "poolguard/review.h"
@@ -24,14 +27,17 @@
 #define MAX_INVENTORY_PATHS 256
 
 static const char usage_text[] =
-    "usage: poolguard serve  --config PATH --tls-cert FILE --tls-key FILE [--inventory PATH]...\n"
+    "usage: poolguard serve  --config PATH --tls-cert FILE --tls-key FILE\n"
+    "                        [--inventory PATH... | --kube | --kubeconfig FILE]\n"
+    "                        [--unsynced deny|allow] [--reservation-seconds N]\n"
     "                        [--listen HOST:PORT] [--max-body-bytes N] [--log-level LEVEL]\n"
     "       poolguard review --config PATH [--inventory PATH]... [FILE|-]\n"
     "       poolguard check  --config PATH [--namespace NS] PATH...\n"
     "       poolguard version\n"
     "\n"
     "PATH for --config: a budget.yaml, a ConfigMap manifest holding it, or a mounted\n"
-    "ConfigMap directory. --inventory and check take files, directories and - (stdin).\n";
+    "ConfigMap directory. --inventory and check take files, directories and - (stdin).\n"
+    "--kube reads the cluster with the pod's service account; --kubeconfig with a kubeconfig.\n";
 
 struct cli {
 	const char *config_path;
@@ -42,6 +48,10 @@ struct cli {
 	const char *tls_cert;
 	const char *tls_key;
 	size_t body_cap;
+	int in_cluster;
+	const char *kubeconfig;
+	int unsynced_allow;
+	double reservation_seconds;
 };
 
 enum {
@@ -53,6 +63,10 @@ enum {
 	OPT_TLS_KEY,
 	OPT_MAX_BODY,
 	OPT_LOG_LEVEL,
+	OPT_KUBE,
+	OPT_KUBECONFIG,
+	OPT_UNSYNCED,
+	OPT_RESERVATION,
 	OPT_HELP
 };
 
@@ -65,6 +79,10 @@ static const struct option cli_options[] = {
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"kube", no_argument, NULL, OPT_KUBE},
+	{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+	{"unsynced", required_argument, NULL, OPT_UNSYNCED},
+	{"reservation-seconds", required_argument, NULL, OPT_RESERVATION},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -89,6 +107,7 @@ cli_parse(int argc, char **argv, struct cli *cli)
 	cli->namespace = "default";
 	cli->listen = SERVER_DEFAULT_LISTEN;
 	cli->body_cap = SERVER_DEFAULT_BODY_CAP;
+	cli->reservation_seconds = 30;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", cli_options, NULL)) != -1) {
 		switch (c) {
@@ -123,6 +142,23 @@ cli_parse(int argc, char **argv, struct cli *cli)
 				usage_error("--log-level '%s': expected debug, info, warn or error",
 				    optarg);
 			log_set_level((enum log_level)level);
+			break;
+		case OPT_KUBE:
+			cli->in_cluster = 1;
+			break;
+		case OPT_KUBECONFIG:
+			cli->kubeconfig = optarg;
+			break;
+		case OPT_UNSYNCED:
+			if (strcmp(optarg, "deny") != 0 && strcmp(optarg, "allow") != 0)
+				usage_error("--unsynced '%s': expected deny or allow", optarg);
+			cli->unsynced_allow = optarg[0] == 'a';
+			break;
+		case OPT_RESERVATION:
+			cli->reservation_seconds = strtod(optarg, &end);
+			if (*end != '\0' || cli->reservation_seconds < 0 ||
+			    cli->reservation_seconds > 3600)
+				usage_error("--reservation-seconds '%s': expected 0 to 3600", optarg);
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -166,9 +202,12 @@ cli_load(const struct cli *cli, struct config **cfg, struct inventory **inv)
 static int
 cmd_serve(int argc, char **argv)
 {
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct kube_client *client = NULL;
 	struct server_options opts;
 	struct webhook wh;
 	struct server *srv;
+	int result;
 	struct config *cfg;
 	struct inventory *inv;
 	struct pg_error err;
@@ -182,7 +221,20 @@ cmd_serve(int argc, char **argv)
 		    "only");
 	if (optind != argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if ((cli.in_cluster || cli.kubeconfig) && cli.inventory_count > 0)
+		usage_error("%s", "--inventory reads a fixed inventory; --kube and --kubeconfig read "
+		    "the cluster: use one or the other");
+	if (cli.in_cluster && cli.kubeconfig)
+		usage_error("%s", "--kube and --kubeconfig exclude each other");
 	cli_load(&cli, &cfg, &inv);
+	if (cli.in_cluster || cli.kubeconfig) {
+		result = cli.in_cluster ? kube_client_in_cluster(NULL, &client, &err) :
+		    kube_client_from_kubeconfig(cli.kubeconfig, &client, &err);
+		if (result) {
+			fprintf(stderr, "poolguard: %s\n", err.msg);
+			return EXIT_USAGE;
+		}
+	}
 
 	/* Signals are taken synchronously below, so every thread blocks them. */
 	sigemptyset(&signals);
@@ -194,7 +246,15 @@ cmd_serve(int argc, char **argv)
 	memset(&wh, 0, sizeof(wh));
 	wh.cfg = cfg;
 	wh.inv = inv;
+	wh.lock = &lock;
+	wh.unsynced_allow = cli.unsynced_allow;
+	wh.reservation_seconds = cli.reservation_seconds;
+	if (client && live_start(client, cfg, inv, &lock, &wh.live, &err)) {
+		fprintf(stderr, "poolguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
 	memset(&opts, 0, sizeof(opts));
+	opts.ready = webhook_ready;
 	opts.listen = cli.listen;
 	opts.cert_file = cli.tls_cert;
 	opts.key_file = cli.tls_key;
@@ -214,6 +274,8 @@ cmd_serve(int argc, char **argv)
 		cJSON_AddStringToObject(f, "config", cfg->source);
 		cJSON_AddNumberToObject(f, "roles", (double)cfg->role_count);
 		cJSON_AddNumberToObject(f, "inventoryWorkloads", (double)inventory_count(inv));
+		cJSON_AddStringToObject(f, "inventory", client ? kube_client_server(client) :
+		    "manifests");
 		cJSON_AddStringToObject(f, "version", POOLGUARD_VERSION);
 		log_write(LOG_INFO, "listening", f);
 	}
@@ -222,6 +284,8 @@ cmd_serve(int argc, char **argv)
 			break;
 	log_message(LOG_INFO, "stopping", "signal %d: finishing requests in flight", sig);
 	server_stop(srv, 10000);
+	live_stop(wh.live);
+	kube_client_free(client);
 	inventory_free(inv);
 	config_free(cfg);
 	log_message(LOG_INFO, "stopped", "bye");

@@ -199,8 +199,15 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		    req->status != MHD_HTTP_METHOD_NOT_ALLOWED ? NULL :
 		    req->route == ROUTE_VALIDATE ? "POST" : "GET, HEAD");
 	switch (req->route) {
-	case ROUTE_HEALTHZ:
 	case ROUTE_READYZ:
+		if (srv->opts.ready && !srv->opts.ready(srv->opts.ctx)) {
+			if ((response = strdup("{\"status\":\"not ready\",\"reason\":\"the inventory "
+			    "has not synced with the API server\"}")) == NULL)
+				return MHD_NO;
+			return server_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, response, NULL);
+		}
+		/* FALLTHROUGH */
+	case ROUTE_HEALTHZ:
 		if ((response = strdup("{\"status\":\"ok\"}")) == NULL)
 			return MHD_NO;
 		return server_reply(conn, MHD_HTTP_OK, response, NULL);

@@ -1,13 +1,86 @@
 /*
  * webhook.c - decode, judge, encode and log one AdmissionReview.
  */
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "poolguard/admission.h"
 #include "poolguard/log.h"
 #include "poolguard/review.h"
 #include "poolguard/webhook.h"
+
+static double
+webhook_now(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+int
+webhook_ready(void *ctx)
+{
+	const struct webhook *wh = ctx;
+	struct live_stats stats;
+
+	if (wh->live == NULL)
+		return 1;
+	live_stats(wh->live, &stats);
+	return stats.synced;
+}
+
+/*
+ * A scale of a workload the watch has not delivered yet: fetch it, so its
+ * pool size is known. Failures leave the judgement to the defaults.
+ */
+static void
+webhook_fetch_missing(const struct webhook *wh, const struct review_request *req)
+{
+	enum workload_kind kind = WORKLOAD_NONE;
+	const struct inventory_entry *e;
+	struct pg_error err;
+
+	if (wh->live == NULL || strcmp(req->sub_resource, "scale") != 0 ||
+	    strcmp(req->resource_group, "apps") != 0)
+		return;
+	if (strcmp(req->resource, "deployments") == 0)
+		kind = WORKLOAD_DEPLOYMENT;
+	else if (strcmp(req->resource, "statefulsets") == 0)
+		kind = WORKLOAD_STATEFULSET;
+	else
+		return;
+	pthread_mutex_lock(wh->lock);
+	e = inventory_get(wh->inv, kind, req->namespace, req->name);
+	pthread_mutex_unlock(wh->lock);
+	if ((e == NULL || !e->present) &&
+	    live_fetch_workload(wh->live, kind, req->namespace, req->name, &err) != PG_OK)
+		log_message(LOG_DEBUG, "fetch_failed", "%s", err.msg);
+}
+
+/*
+ * Judges under the lock, and holds an admitted increase as a reservation so
+ * that a concurrent change is judged with it counted.
+ */
+static void
+webhook_judge(const struct webhook *wh, const struct review_request *req, struct verdict *v,
+    struct admission_subject *subject)
+{
+	double now = webhook_now();
+
+	if (wh->lock)
+		pthread_mutex_lock(wh->lock);
+	inventory_expire(wh->inv, now);
+	admission_judge(wh->cfg, wh->inv, req, v, subject);
+	if (subject->increase && !req->dry_run && wh->reservation_seconds > 0 &&
+	    subject->kind != WORKLOAD_NONE)
+		inventory_reserve(wh->inv, subject->kind, subject->namespace, subject->name,
+		    subject->role, subject->connections, now + wh->reservation_seconds);
+	if (wh->lock)
+		pthread_mutex_unlock(wh->lock);
+}
 
 static double
 webhook_ms_since(const struct timespec *start)
@@ -69,7 +142,20 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	if ((result = review_decode(body, len, wh->allow_bare, &req, err)))
 		return result;
-	admission_judge(wh->cfg, wh->inv, &req, &v, &subject);
+	if (!webhook_ready((void *)(uintptr_t)wh)) {
+		verdict_init(&v);
+		memset(&subject, 0, sizeof(subject));
+		if (wh->unsynced_allow)
+			verdict_warn(&v, "poolguard has not finished reading the cluster yet: admitted "
+			    "unchecked (--unsynced=allow)");
+		else
+			verdict_deny(&v, "poolguard has not finished reading the cluster's workloads "
+			    "from the API server yet, so it cannot judge this change; retry in a few "
+			    "seconds");
+	} else {
+		webhook_fetch_missing(wh, &req);
+		webhook_judge(wh, &req, &v, &subject);
+	}
 	*response = review_encode(&req, &v, wh->pretty);
 	if (*response == NULL)
 		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");

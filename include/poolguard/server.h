@@ -34,6 +34,7 @@ struct server_options {
 	unsigned connection_limit;
 	unsigned connection_timeout;	/* seconds a connection may idle */
 	server_validate_fn validate;
+	int (*ready)(void *ctx);		/* /readyz: 1 ready, 0 not (503); NULL: always */
 	void *ctx;
 };
 

@@ -9,15 +9,22 @@
 
 #include <stddef.h>
 
+#include <pthread.h>
+
 #include "poolguard/config.h"
 #include "poolguard/error.h"
 #include "poolguard/inventory.h"
+#include "poolguard/live.h"
 
 struct webhook {
 	const struct config *cfg;
-	const struct inventory *inv;
-	int allow_bare;		/* accept a bare AdmissionRequest (the review command) */
-	int pretty;		/* indent the response */
+	struct inventory *inv;
+	pthread_mutex_t *lock;		/* guards inv when it is shared, or NULL */
+	struct live *live;		/* the live inventory feeding inv, or NULL */
+	int unsynced_allow;		/* before the first LIST: allow with a warning (else deny) */
+	double reservation_seconds;	/* hold admitted increases this long; 0: never */
+	int allow_bare;			/* accept a bare AdmissionRequest (the review command) */
+	int pretty;			/* indent the response */
 };
 
 /*
@@ -31,6 +38,9 @@ int webhook_review(const struct webhook *wh, const char *body, size_t len, char 
 
 /* server_validate_fn for struct webhook: 200 with the response, 400 with a JSON error. */
 void webhook_validate(void *ctx, const char *body, size_t len, int *status, char **response);
+
+/* 1 when the webhook can judge: no live inventory, or it has synced. For /readyz. */
+int webhook_ready(void *ctx);
 
 /* A JSON error body {"error": message, "code": code}, or NULL when out of memory. */
 char *webhook_error_body(const char *message, int code);

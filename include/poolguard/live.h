@@ -1,0 +1,51 @@
+/*
+ * live.h - the inventory fed from the API server: LIST, then WATCH.
+ *
+ * One thread per resource and namespace lists Deployments, StatefulSets,
+ * HorizontalPodAutoscalers (autoscaling/v2) and ConfigMaps, then watches
+ * from the list's resourceVersion with bookmarks, reconnecting with backoff
+ * and listing again when the server answers 410 Gone. Only the namespaces
+ * the budget names are read, all namespaces only when a managing role names
+ * none. Every change is applied to the inventory under the caller's lock.
+ */
+#ifndef POOLGUARD_LIVE_H
+#define POOLGUARD_LIVE_H
+
+#include <pthread.h>
+
+#include "poolguard/config.h"
+#include "poolguard/error.h"
+#include "poolguard/inventory.h"
+#include "poolguard/kube.h"
+#include "poolguard/workload.h"
+
+struct live;
+
+struct live_stats {
+	int synced;			/* every resource has been listed once */
+	long watch_restarts;		/* watches that ended with an error and were started again */
+	long relists;			/* LISTs after the first: 410 Gone, or errors */
+};
+
+/*
+ * Starts the watchers. client, cfg, inv and lock stay the caller's and must
+ * outlive the live inventory. Returns at once; live_stats() says when the
+ * first LIST of everything has been applied.
+ */
+int live_start(struct kube_client *client, const struct config *cfg, struct inventory *inv,
+    pthread_mutex_t *lock, struct live **out, struct pg_error *err);
+
+void live_stats(struct live *live, struct live_stats *out);
+
+/*
+ * Fetches one workload with a GET and puts it into the inventory (taking
+ * lock), for a change that names a workload the watch has not delivered yet.
+ * PG_ERR_INVALID when the API server does not have it.
+ */
+int live_fetch_workload(struct live *live, enum workload_kind kind, const char *namespace,
+    const char *name, struct pg_error *err);
+
+/* Stops every watcher and frees the live inventory; live_stop(NULL) does nothing. */
+void live_stop(struct live *live);
+
+#endif
