@@ -4,6 +4,7 @@
 #   make test     install what is missing, build, run every test
 #   make run      install what is missing, build, make certificates, serve the sample budget
 #   make certs    development CA and serving certificate in certs/out/
+#   make e2e      against a real kube-apiserver, etcd and kubectl built from the Go module proxy
 #   make lint     clang-format check and the banned-function check
 
 CC ?= cc
@@ -33,7 +34,7 @@ INTEGRATION_SRC := $(wildcard tests/integration/*_test.c)
 INTEGRATION_BIN := $(INTEGRATION_SRC:tests/integration/%.c=$(BUILD)/tests/integration_%)
 TEST_LIBS = $(PKG_LIBS) $(shell pkg-config --libs cmocka libcurl 2>/dev/null) -lm
 
-.PHONY: all deps test run certs lint clean
+.PHONY: all deps test e2e run certs lint clean
 
 all: $(BUILD)/poolguard
 
@@ -77,6 +78,10 @@ certs/out/serving.crt: certs/make-certs.sh
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEGRATION_BIN)
 	@sh tests/run.sh $(UNIT_BIN) $(INTEGRATION_BIN)
+
+e2e: deps
+	@$(MAKE) --no-print-directory all certs
+	@bash tests/e2e/run.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all certs

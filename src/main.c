@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "poolguard/check.h"
 #include "poolguard/config.h"
@@ -16,6 +17,7 @@
 #include "poolguard/live.h"
 #include "poolguard/log.h"
 #include "poolguard/manifest.h"
+#include "poolguard/metrics.h"
 #include "poolguard/review.h"
 #include "poolguard/server.h"
 #include "poolguard/webhook.h"
@@ -255,6 +257,7 @@ cmd_serve(int argc, char **argv)
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.ready = webhook_ready;
+	opts.metrics = webhook_metrics;
 	opts.listen = cli.listen;
 	opts.cert_file = cli.tls_cert;
 	opts.key_file = cli.tls_key;
@@ -266,6 +269,8 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "poolguard: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
+	metrics_set_certificate_expiry(server_certificate_expiry(srv));
+	metrics_count_reload(1, time(NULL));
 	{
 		cJSON *f = cJSON_CreateObject();
 

@@ -29,6 +29,7 @@ struct server {
 	char *cert_pem;		/* must outlive the daemon */
 	char *key_pem;
 	unsigned port;
+	time_t not_after;
 	atomic_int in_flight;
 };
 
@@ -46,11 +47,13 @@ enum server_route {
 	ROUTE_NONE,
 	ROUTE_VALIDATE,
 	ROUTE_HEALTHZ,
-	ROUTE_READYZ
+	ROUTE_READYZ,
+	ROUTE_METRICS
 };
 
 static enum MHD_Result
-server_reply(struct MHD_Connection *conn, unsigned status, char *body, const char *allow)
+server_reply_full(struct MHD_Connection *conn, unsigned status, char *body, const char *allow,
+    const char *type)
 {
 	struct MHD_Response *response;
 	enum MHD_Result ret;
@@ -60,12 +63,24 @@ server_reply(struct MHD_Connection *conn, unsigned status, char *body, const cha
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
 	ret = MHD_queue_response(conn, status, response);
 	MHD_destroy_response(response);
 	return ret;
+}
+
+static enum MHD_Result
+server_reply(struct MHD_Connection *conn, unsigned status, char *body, const char *allow)
+{
+	return server_reply_full(conn, status, body, allow, "application/json");
+}
+
+static enum MHD_Result
+server_reply_typed(struct MHD_Connection *conn, unsigned status, char *body, const char *type)
+{
+	return server_reply_full(conn, status, body, NULL, type);
 }
 
 static enum MHD_Result
@@ -77,7 +92,8 @@ server_reply_error(struct MHD_Connection *conn, unsigned status, const char *all
 
 	switch (status) {
 	case MHD_HTTP_NOT_FOUND:
-		what = "not found: the webhook serves POST /validate, GET /healthz and GET /readyz";
+		what = "not found: the webhook serves POST /validate, GET /healthz, GET /readyz "
+		    "and GET /metrics";
 		break;
 	case MHD_HTTP_METHOD_NOT_ALLOWED:
 		what = "method not allowed";
@@ -125,8 +141,10 @@ server_route(struct server *srv, struct MHD_Connection *conn, const char *url,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL &&
 		    (req->declared = strtoull(length, NULL, 10)) > srv->opts.body_cap)
 			req->status = MHD_HTTP_CONTENT_TOO_LARGE;
-	} else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
-		req->route = url[1] == 'h' ? ROUTE_HEALTHZ : ROUTE_READYZ;
+	} else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+	    (strcmp(url, "/metrics") == 0 && srv->opts.metrics)) {
+		req->route = url[1] == 'h' ? ROUTE_HEALTHZ : url[1] == 'r' ? ROUTE_READYZ :
+		    ROUTE_METRICS;
 		if (!get)
 			req->status = MHD_HTTP_METHOD_NOT_ALLOWED;
 	} else
@@ -211,6 +229,11 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		if ((response = strdup("{\"status\":\"ok\"}")) == NULL)
 			return MHD_NO;
 		return server_reply(conn, MHD_HTTP_OK, response, NULL);
+	case ROUTE_METRICS:
+		if ((response = srv->opts.metrics(srv->opts.ctx)) == NULL)
+			return server_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+		return server_reply_typed(conn, MHD_HTTP_OK, response,
+		    "text/plain; version=0.0.4; charset=utf-8");
 	case ROUTE_VALIDATE:
 		srv->opts.validate(srv->opts.ctx, req->body ? req->body : "", req->len, &status,
 		    &response);
@@ -352,7 +375,7 @@ server_start(const struct server_options *opts, struct server **out, struct pg_e
 	if ((result = fileio_read(opts->cert_file, SERVER_PEM_MAX, &srv->cert_pem, &cert_len, err)) ||
 	    (result = fileio_read(opts->key_file, SERVER_PEM_MAX, &srv->key_pem, &key_len, err)) ||
 	    (result = tlscert_check(srv->cert_pem, cert_len, srv->key_pem, key_len, opts->cert_file,
-	    opts->key_file, time(NULL), NULL, err)) ||
+	    opts->key_file, time(NULL), &srv->not_after, err)) ||
 	    (result = server_parse_listen(opts->listen, &addr, &any, &port, err)))
 		goto fail;
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -384,6 +407,12 @@ unsigned
 server_port(const struct server *srv)
 {
 	return srv->port;
+}
+
+time_t
+server_certificate_expiry(const struct server *srv)
+{
+	return srv->not_after;
 }
 
 void

@@ -2,12 +2,14 @@
  * webhook.c - decode, judge, encode and log one AdmissionReview.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "poolguard/admission.h"
 #include "poolguard/log.h"
+#include "poolguard/metrics.h"
 #include "poolguard/review.h"
 #include "poolguard/webhook.h"
 
@@ -159,10 +161,57 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 	*response = review_encode(&req, &v, wh->pretty);
 	if (*response == NULL)
 		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");
-	else
-		webhook_log_decision(wh, &req, &subject, &v, webhook_ms_since(&start));
+	else {
+		double ms = webhook_ms_since(&start);
+		char resource[128];
+
+		snprintf(resource, sizeof(resource), "%s%s%s", req.resource,
+		    req.sub_resource[0] ? "/" : "", req.sub_resource);
+		metrics_count_request(req.operation, resource, !v.allowed ? "deny" :
+		    v.warning_count ? "warn" : "allow", ms / 1e3);
+		webhook_log_decision(wh, &req, &subject, &v, ms);
+	}
 	review_release(&req);
 	return result;
+}
+
+char *
+webhook_metrics(void *ctx)
+{
+	const struct webhook *wh = ctx;
+	struct metrics_view view;
+	struct live_stats stats;
+	char *text = NULL;
+	size_t len = 0;
+	long *usage;
+	FILE *out;
+
+	if ((usage = calloc(wh->cfg->role_count + 1, sizeof(long))) == NULL)
+		return NULL;
+	if (wh->lock)
+		pthread_mutex_lock(wh->lock);
+	memcpy(usage, inventory_role_usage(wh->inv), wh->cfg->role_count * sizeof(long));
+	memset(&view, 0, sizeof(view));
+	view.cfg = wh->cfg;
+	view.role_usage = usage;
+	view.workloads = inventory_count(wh->inv);
+	view.reservations = inventory_reservations(wh->inv);
+	if (wh->lock)
+		pthread_mutex_unlock(wh->lock);
+	if (wh->live) {
+		live_stats(wh->live, &stats);
+		view.live = &stats;
+	}
+	if ((out = open_memstream(&text, &len)) != NULL) {
+		if (metrics_write(out, &view) != 0) {
+			fclose(out);
+			free(text);
+			text = NULL;
+		} else
+			fclose(out);
+	}
+	free(usage);
+	return text;
 }
 
 char *
@@ -190,6 +239,7 @@ webhook_validate(void *ctx, const char *body, size_t len, int *status, char **re
 		return;
 	}
 	*status = result == PG_ERR_NOMEM ? 500 : 400;
+	metrics_count_request("", "", "error", 0);
 	log_message(LOG_WARN, "bad_request", "%s", err.msg);
 	*response = webhook_error_body(err.msg, *status);
 }

@@ -2,7 +2,7 @@
  * server.h - the HTTPS server: libmicrohttpd with TLS, routing, body caps.
  *
  * Routes: POST /validate (handed to the validate callback), GET /healthz,
- * GET /readyz. The server answers every malformed request itself with a
+ * GET /readyz, GET /metrics. The server answers every malformed request itself with a
  * JSON error: 404 unknown path, 405 wrong method, 415 a content type other
  * than JSON, 413 a body over the cap; it never exits on a request.
  */
@@ -10,6 +10,7 @@
 #define POOLGUARD_SERVER_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "poolguard/error.h"
 
@@ -35,6 +36,7 @@ struct server_options {
 	unsigned connection_timeout;	/* seconds a connection may idle */
 	server_validate_fn validate;
 	int (*ready)(void *ctx);		/* /readyz: 1 ready, 0 not (503); NULL: always */
+	char *(*metrics)(void *ctx);		/* GET /metrics: a malloc()ed text, or NULL: 500 */
 	void *ctx;
 };
 
@@ -49,6 +51,9 @@ int server_start(const struct server_options *opts, struct server **out, struct 
 
 /* The port the server listens on. */
 unsigned server_port(const struct server *srv);
+
+/* When the serving certificate expires. */
+time_t server_certificate_expiry(const struct server *srv);
 
 /*
  * Stops accepting connections, waits up to grace_ms for requests in flight

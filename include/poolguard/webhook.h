@@ -42,6 +42,9 @@ void webhook_validate(void *ctx, const char *body, size_t len, int *status, char
 /* 1 when the webhook can judge: no live inventory, or it has synced. For /readyz. */
 int webhook_ready(void *ctx);
 
+/* The Prometheus text for GET /metrics, a new string, or NULL when out of memory. */
+char *webhook_metrics(void *ctx);
+
 /* A JSON error body {"error": message, "code": code}, or NULL when out of memory. */
 char *webhook_error_body(const char *message, int code);
 

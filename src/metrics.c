@@ -1,0 +1,237 @@
+/*
+ * metrics.c - Prometheus text exposition of poolguard's counters and gauges.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "poolguard/budget.h"
+#include "poolguard/metrics.h"
+
+#define METRICS_SERIES_MAX 128
+
+/* Latency buckets in seconds: an admission takes tens of microseconds. */
+static const double metrics_buckets[] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5,
+};
+#define METRICS_BUCKETS (sizeof(metrics_buckets) / sizeof(metrics_buckets[0]))
+
+struct metrics_series {
+	char operation[16];
+	char resource[64];
+	char decision[8];
+	long count;
+};
+
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct metrics_series metrics_requests[METRICS_SERIES_MAX];
+static size_t metrics_request_series;
+static long metrics_bucket_counts[METRICS_BUCKETS];
+static long metrics_latency_count;
+static double metrics_latency_sum;
+static atomic_long metrics_reloads_ok;
+static atomic_long metrics_reloads_failed;
+static atomic_long metrics_last_reload;
+static atomic_long metrics_cert_expiry;
+
+void
+metrics_reset(void)
+{
+	pthread_mutex_lock(&metrics_lock);
+	metrics_request_series = 0;
+	memset(metrics_bucket_counts, 0, sizeof(metrics_bucket_counts));
+	metrics_latency_count = 0;
+	metrics_latency_sum = 0;
+	pthread_mutex_unlock(&metrics_lock);
+	atomic_store(&metrics_reloads_ok, 0);
+	atomic_store(&metrics_reloads_failed, 0);
+	atomic_store(&metrics_last_reload, 0);
+	atomic_store(&metrics_cert_expiry, 0);
+}
+
+/* Keeps a label value to characters that need no escaping, so the output stays valid. */
+static void
+metrics_label(char *out, size_t size, const char *in)
+{
+	size_t i;
+
+	for (i = 0; in && in[i] && i + 1 < size; i++)
+		out[i] = (in[i] == '"' || in[i] == '\\' || in[i] == '\n') ? '_' : in[i];
+	out[i] = '\0';
+}
+
+void
+metrics_count_request(const char *operation, const char *resource, const char *decision,
+    double seconds)
+{
+	struct metrics_series key;
+	size_t i;
+
+	memset(&key, 0, sizeof(key));
+	metrics_label(key.operation, sizeof(key.operation), operation);
+	metrics_label(key.resource, sizeof(key.resource), resource);
+	metrics_label(key.decision, sizeof(key.decision), decision);
+	pthread_mutex_lock(&metrics_lock);
+	for (i = 0; i < metrics_request_series; i++)
+		if (strcmp(metrics_requests[i].operation, key.operation) == 0 &&
+		    strcmp(metrics_requests[i].resource, key.resource) == 0 &&
+		    strcmp(metrics_requests[i].decision, key.decision) == 0)
+			break;
+	if (i == metrics_request_series && i < METRICS_SERIES_MAX)
+		metrics_requests[metrics_request_series++] = key;
+	if (i < METRICS_SERIES_MAX)
+		metrics_requests[i].count++;
+	for (i = 0; i < METRICS_BUCKETS; i++)
+		if (seconds <= metrics_buckets[i])
+			metrics_bucket_counts[i]++;
+	metrics_latency_count++;
+	metrics_latency_sum += seconds;
+	pthread_mutex_unlock(&metrics_lock);
+}
+
+void
+metrics_count_reload(int success, time_t when)
+{
+	if (success) {
+		atomic_fetch_add(&metrics_reloads_ok, 1);
+		atomic_store(&metrics_last_reload, (long)when);
+	} else
+		atomic_fetch_add(&metrics_reloads_failed, 1);
+}
+
+void
+metrics_set_certificate_expiry(time_t not_after)
+{
+	atomic_store(&metrics_cert_expiry, (long)not_after);
+}
+
+static void
+metrics_head(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+metrics_write_requests(FILE *out)
+{
+	size_t i;
+
+	metrics_head(out, "poolguard_admission_requests_total", "counter",
+	    "Admission reviews answered, by operation, resource and decision.");
+	pthread_mutex_lock(&metrics_lock);
+	for (i = 0; i < metrics_request_series; i++)
+		fprintf(out, "poolguard_admission_requests_total{operation=\"%s\",resource=\"%s\","
+		    "decision=\"%s\"} %ld\n", metrics_requests[i].operation,
+		    metrics_requests[i].resource, metrics_requests[i].decision,
+		    metrics_requests[i].count);
+	metrics_head(out, "poolguard_admission_duration_seconds", "histogram",
+	    "Time to decode, judge and encode one admission review.");
+	for (i = 0; i < METRICS_BUCKETS; i++)
+		fprintf(out, "poolguard_admission_duration_seconds_bucket{le=\"%g\"} %ld\n",
+		    metrics_buckets[i], metrics_bucket_counts[i]);
+	fprintf(out, "poolguard_admission_duration_seconds_bucket{le=\"+Inf\"} %ld\n"
+	    "poolguard_admission_duration_seconds_sum %.9f\n"
+	    "poolguard_admission_duration_seconds_count %ld\n", metrics_latency_count,
+	    metrics_latency_sum, metrics_latency_count);
+	pthread_mutex_unlock(&metrics_lock);
+}
+
+static double
+metrics_ratio(long used, long limit)
+{
+	return limit > 0 ? (double)used / (double)limit : 0;
+}
+
+static void
+metrics_write_budget(FILE *out, const struct metrics_view *v)
+{
+	const struct config *cfg = v->cfg;
+	char role[128], cluster[128];
+	long used;
+	size_t r;
+
+	metrics_label(cluster, sizeof(cluster), cfg->cluster_name);
+	metrics_head(out, "poolguard_role_connections", "gauge",
+	    "Connections a role holds: its workloads' replicas x pool plus external connections.");
+	for (r = 0; r < cfg->role_count; r++) {
+		metrics_label(role, sizeof(role), cfg->roles[r].name);
+		fprintf(out, "poolguard_role_connections{role=\"%s\"} %ld\n", role,
+		    budget_role_used(cfg, v->role_usage, r));
+	}
+	metrics_head(out, "poolguard_role_connection_limit", "gauge",
+	    "The role's CONNECTION LIMIT in the budget (roles without a limit are left out).");
+	for (r = 0; r < cfg->role_count; r++) {
+		if (cfg->roles[r].connection_limit == CONFIG_NO_LIMIT)
+			continue;
+		metrics_label(role, sizeof(role), cfg->roles[r].name);
+		fprintf(out, "poolguard_role_connection_limit{role=\"%s\"} %ld\n", role,
+		    cfg->roles[r].connection_limit);
+	}
+	metrics_head(out, "poolguard_role_utilization_ratio", "gauge",
+	    "Connections held over the role's limit, 1 is full.");
+	for (r = 0; r < cfg->role_count; r++) {
+		if (cfg->roles[r].connection_limit == CONFIG_NO_LIMIT)
+			continue;
+		metrics_label(role, sizeof(role), cfg->roles[r].name);
+		fprintf(out, "poolguard_role_utilization_ratio{role=\"%s\"} %.6f\n", role,
+		    metrics_ratio(budget_role_used(cfg, v->role_usage, r),
+		    cfg->roles[r].connection_limit));
+	}
+	used = budget_cluster_used(cfg, v->role_usage);
+	metrics_head(out, "poolguard_cluster_connections", "gauge",
+	    "Connections the cluster holds: reserved plus every role's.");
+	fprintf(out, "poolguard_cluster_connections{cluster=\"%s\"} %ld\n", cluster, used);
+	metrics_head(out, "poolguard_cluster_max_connections", "gauge",
+	    "PostgreSQL max_connections in the budget.");
+	fprintf(out, "poolguard_cluster_max_connections{cluster=\"%s\"} %ld\n", cluster,
+	    cfg->max_connections);
+	metrics_head(out, "poolguard_cluster_utilization_ratio", "gauge",
+	    "Connections held over max_connections, 1 is full.");
+	fprintf(out, "poolguard_cluster_utilization_ratio{cluster=\"%s\"} %.6f\n", cluster,
+	    metrics_ratio(used, cfg->max_connections));
+	metrics_head(out, "poolguard_warn_ratio", "gauge",
+	    "The budget's warnPercent as a ratio, for alerts that follow the budget.");
+	fprintf(out, "poolguard_warn_ratio %.2f\n", cfg->warn_percent / 100.0);
+}
+
+int
+metrics_write(FILE *out, const struct metrics_view *v)
+{
+	metrics_write_requests(out);
+	if (v && v->cfg)
+		metrics_write_budget(out, v);
+	metrics_head(out, "poolguard_config_reloads_total", "counter",
+	    "Budget reloads, by result; a failed one leaves the last good budget in force.");
+	fprintf(out, "poolguard_config_reloads_total{result=\"success\"} %ld\n"
+	    "poolguard_config_reloads_total{result=\"failure\"} %ld\n",
+	    atomic_load(&metrics_reloads_ok), atomic_load(&metrics_reloads_failed));
+	metrics_head(out, "poolguard_config_last_reload_success_timestamp_seconds", "gauge",
+	    "When the budget in force was loaded.");
+	fprintf(out, "poolguard_config_last_reload_success_timestamp_seconds %ld\n",
+	    atomic_load(&metrics_last_reload));
+	metrics_head(out, "poolguard_certificate_expiry_timestamp_seconds", "gauge",
+	    "When the serving certificate expires.");
+	fprintf(out, "poolguard_certificate_expiry_timestamp_seconds %ld\n",
+	    atomic_load(&metrics_cert_expiry));
+	if (v) {
+		metrics_head(out, "poolguard_inventory_workloads", "gauge",
+		    "Workloads in the inventory.");
+		fprintf(out, "poolguard_inventory_workloads %zu\n", v->workloads);
+		metrics_head(out, "poolguard_reservations", "gauge",
+		    "Admitted increases held until the inventory shows them.");
+		fprintf(out, "poolguard_reservations %zu\n", v->reservations);
+	}
+	if (v && v->live) {
+		metrics_head(out, "poolguard_inventory_synced", "gauge",
+		    "1 once the inventory has listed everything from the API server.");
+		fprintf(out, "poolguard_inventory_synced %d\n", v->live->synced);
+		metrics_head(out, "poolguard_inventory_watch_restarts_total", "counter",
+		    "Watches that failed and were started again.");
+		fprintf(out, "poolguard_inventory_watch_restarts_total %ld\n",
+		    v->live->watch_restarts);
+		metrics_head(out, "poolguard_inventory_relists_total", "counter",
+		    "LISTs after the first (410 Gone or errors).");
+		fprintf(out, "poolguard_inventory_relists_total %ld\n", v->live->relists);
+	}
+	return ferror(out) ? -1 : 0;
+}
