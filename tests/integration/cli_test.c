@@ -245,6 +245,39 @@ test_check_kubectl_objects(void **state)
 }
 
 static void
+test_check_configmap_and_hpa(void **state)
+{
+	static const char hpa[] =
+	    "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\n"
+	    "metadata: {name: api, namespace: synergyflow}\n"
+	    "spec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}\n"
+	    "  minReplicas: 3\n  maxReplicas: 15\n";
+	char hpa_file[512], *out, *err;
+	const char *with_map[] = {POOLGUARD_BIN, "check", "--config", worked_budget,
+	    "tests/fixtures/kubectl/deploy-api-from-configmap.json",
+	    "tests/fixtures/kubectl/configmap-pool.json", NULL};
+	const char *with_hpa[] = {POOLGUARD_BIN, "check", "--config", worked_budget,
+	    "tests/fixtures/kubectl/deploy-api-3x20.json", hpa_file, NULL};
+
+	(void)state;
+	/* kubectl set env --from=configmap/pool-config: the ConfigMap in the manifests gives 12. */
+	assert_int_equal(harness_run(with_map, NULL, &out, &err), 0);
+	assert_contains(out, "synergyflow/api         3        12           36");
+	assert_contains(out, "1 workload: 0 denied, 0 with warnings, 1 within budget");
+	free(out);
+	free(err);
+	/* An HPA with maxReplicas 15 counts 15 x 20 = 300 of 200. */
+	snprintf(hpa_file, sizeof(hpa_file), "%s/hpa.yaml", dir);
+	harness_write(hpa_file, hpa);
+	assert_int_equal(harness_run(with_hpa, NULL, &out, &err), 1);
+	assert_contains(out, "synergyflow/api       15*        20          300");
+	assert_contains(out, "(* counted at its HorizontalPodAutoscaler's maxReplicas)");
+	assert_contains(out, "would use 300 of 200 connections (150%), 100 over");
+	free(out);
+	free(err);
+}
+
+static void
 test_check_public_manifests_and_namespace(void **state)
 {
 	static const char budget[] =
@@ -358,6 +391,7 @@ main(void)
 		cmocka_unit_test(test_check_worked_numbers),
 		cmocka_unit_test(test_check_table),
 		cmocka_unit_test(test_check_kubectl_objects),
+		cmocka_unit_test(test_check_configmap_and_hpa),
 		cmocka_unit_test(test_check_public_manifests_and_namespace),
 		cmocka_unit_test(test_check_sample_and_stdin),
 		cmocka_unit_test(test_check_bad_input),
