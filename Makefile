@@ -8,7 +8,7 @@
 #   make lint     clang-format check and the banned-function check
 
 CC ?= cc
-PKGS := libmicrohttpd libcjson yaml-0.1 openssl libcurl
+PKGS := libmicrohttpd libcjson yaml-0.1 openssl libcurl gnutls
 CFLAGS ?= -O2 -g
 # Messages are cut to fit their buffers on purpose, so truncation is not a warning.
 WARNINGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -Wno-format-truncation
@@ -18,7 +18,7 @@ BUILD := build
 # Debian packages the build, the tests and `make run` need.
 DEB_PACKAGES := gcc make pkg-config openssl curl ca-certificates \
 	libmicrohttpd-dev libcjson-dev libyaml-dev libssl-dev libgnutls28-dev \
-	libcmocka-dev libcurl4-openssl-dev
+	libcmocka-dev libcurl4-openssl-dev prometheus
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

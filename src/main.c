@@ -18,6 +18,7 @@
 #include "poolguard/log.h"
 #include "poolguard/manifest.h"
 #include "poolguard/metrics.h"
+#include "poolguard/reload.h"
 #include "poolguard/review.h"
 #include "poolguard/server.h"
 #include "poolguard/webhook.h"
@@ -174,47 +175,48 @@ cli_parse(int argc, char **argv, struct cli *cli)
 	return optind;
 }
 
-/* Loads the budget and the inventory, or exits with the error. */
+/* The reload options the command line describes. */
 static void
-cli_load(const struct cli *cli, struct config **cfg, struct inventory **inv)
+cli_reload_options(const struct cli *cli, struct kube_client *client, struct reload_options *o)
 {
-	struct manifest_set set;
-	struct pg_error err;
-	int i;
+	memset(o, 0, sizeof(*o));
+	o->config_path = cli->config_path;
+	o->inventory_paths = cli->inventory;
+	o->inventory_count = cli->inventory_count;
+	o->namespace = cli->namespace;
+	o->client = client;
+}
 
-	if (config_load(cli->config_path, cfg, &err)) {
-		fprintf(stderr, "poolguard: %s\n", err.msg);
-		exit(EXIT_USAGE);
-	}
-	if ((*inv = inventory_new(*cfg)) == NULL) {
-		fprintf(stderr, "poolguard: out of memory\n");
-		exit(EXIT_USAGE);
-	}
-	for (i = 0; i < cli->inventory_count; i++) {
-		manifest_set_init(&set);
-		if (manifest_load(&set, cli->inventory[i], &err) ||
-		    inventory_add_manifests(*inv, &set, cli->namespace, &err)) {
-			fprintf(stderr, "poolguard: inventory: %s\n", err.msg);
-			exit(EXIT_USAGE);
-		}
-		manifest_set_release(&set);
-	}
+static void
+log_listening(const struct cli *cli, struct server *srv, struct snapshot *snap,
+    struct kube_client *client)
+{
+	cJSON *f = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(f, "listen", cli->listen);
+	cJSON_AddNumberToObject(f, "port", server_port(srv));
+	cJSON_AddStringToObject(f, "config", snap->cfg->source);
+	cJSON_AddNumberToObject(f, "roles", (double)snap->cfg->role_count);
+	cJSON_AddNumberToObject(f, "inventoryWorkloads", (double)inventory_count(snap->inv));
+	cJSON_AddStringToObject(f, "inventory", client ? kube_client_server(client) : "manifests");
+	cJSON_AddStringToObject(f, "version", POOLGUARD_VERSION);
+	log_write(LOG_INFO, "listening", f);
 }
 
 static int
 cmd_serve(int argc, char **argv)
 {
-	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct kube_client *client = NULL;
+	struct snapshot_holder holder;
+	struct reload_options reload;
+	struct reloader *reloader = NULL;
 	struct server_options opts;
+	struct snapshot *snap;
 	struct webhook wh;
 	struct server *srv;
-	int result;
-	struct config *cfg;
-	struct inventory *inv;
 	struct pg_error err;
 	sigset_t signals;
-	int sig = 0;
+	int sig = 0, result;
 	struct cli cli;
 
 	cli_parse(argc, argv, &cli);
@@ -228,7 +230,6 @@ cmd_serve(int argc, char **argv)
 		    "the cluster: use one or the other");
 	if (cli.in_cluster && cli.kubeconfig)
 		usage_error("%s", "--kube and --kubeconfig exclude each other");
-	cli_load(&cli, &cfg, &inv);
 	if (cli.in_cluster || cli.kubeconfig) {
 		result = cli.in_cluster ? kube_client_in_cluster(NULL, &client, &err) :
 		    kube_client_from_kubeconfig(cli.kubeconfig, &client, &err);
@@ -245,16 +246,17 @@ cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	memset(&wh, 0, sizeof(wh));
-	wh.cfg = cfg;
-	wh.inv = inv;
-	wh.lock = &lock;
-	wh.unsynced_allow = cli.unsynced_allow;
-	wh.reservation_seconds = cli.reservation_seconds;
-	if (client && live_start(client, cfg, inv, &lock, &wh.live, &err)) {
+	cli_reload_options(&cli, client, &reload);
+	if (reload_build(&reload, &snap, &err)) {
 		fprintf(stderr, "poolguard: %s\n", err.msg);
+		kube_client_free(client);
 		return EXIT_USAGE;
 	}
+	snapshot_holder_init(&holder, snap);
+	memset(&wh, 0, sizeof(wh));
+	wh.holder = &holder;
+	wh.unsynced_allow = cli.unsynced_allow;
+	wh.reservation_seconds = cli.reservation_seconds;
 	memset(&opts, 0, sizeof(opts));
 	opts.ready = webhook_ready;
 	opts.metrics = webhook_metrics;
@@ -264,35 +266,23 @@ cmd_serve(int argc, char **argv)
 	opts.body_cap = cli.body_cap;
 	opts.validate = webhook_validate;
 	opts.ctx = &wh;
-	if (server_start(&opts, &srv, &err)) {
+	if (server_start(&opts, &srv, &err) ||
+	    reloader_start(&reload, &holder, srv, cli.tls_cert, cli.tls_key, &reloader, &err)) {
 		log_message(LOG_ERROR, "start_failed", "%s", err.msg);
 		fprintf(stderr, "poolguard: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
 	metrics_set_certificate_expiry(server_certificate_expiry(srv));
 	metrics_count_reload(1, time(NULL));
-	{
-		cJSON *f = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(f, "listen", cli.listen);
-		cJSON_AddNumberToObject(f, "port", server_port(srv));
-		cJSON_AddStringToObject(f, "config", cfg->source);
-		cJSON_AddNumberToObject(f, "roles", (double)cfg->role_count);
-		cJSON_AddNumberToObject(f, "inventoryWorkloads", (double)inventory_count(inv));
-		cJSON_AddStringToObject(f, "inventory", client ? kube_client_server(client) :
-		    "manifests");
-		cJSON_AddStringToObject(f, "version", POOLGUARD_VERSION);
-		log_write(LOG_INFO, "listening", f);
-	}
+	log_listening(&cli, srv, snap, client);
 	while (sig != SIGTERM && sig != SIGINT)
 		if (sigwait(&signals, &sig) != 0)
 			break;
 	log_message(LOG_INFO, "stopping", "signal %d: finishing requests in flight", sig);
+	reloader_stop(reloader);
 	server_stop(srv, 10000);
-	live_stop(wh.live);
+	snapshot_holder_release(&holder);
 	kube_client_free(client);
-	inventory_free(inv);
-	config_free(cfg);
 	log_message(LOG_INFO, "stopped", "bye");
 	return 0;
 }
@@ -300,42 +290,47 @@ cmd_serve(int argc, char **argv)
 static int
 cmd_review(int argc, char **argv)
 {
+	struct snapshot_holder holder;
+	struct reload_options reload;
+	struct snapshot *snap;
 	struct webhook wh;
-	struct config *cfg;
-	struct inventory *inv;
 	struct pg_error err;
 	struct cli cli;
 	const char *path;
 	char *body, *response;
 	size_t len;
-	int first;
+	int first, result;
 
 	log_set_level(LOG_WARN);
 	first = cli_parse(argc, argv, &cli);
 	if (argc - first > 1)
 		usage_error("review takes one file, got also '%s'", argv[first + 1]);
 	path = first < argc ? argv[first] : "-";
-	cli_load(&cli, &cfg, &inv);
-	if (fileio_read(path, SERVER_DEFAULT_BODY_CAP, &body, &len, &err)) {
+	cli_reload_options(&cli, NULL, &reload);
+	if (reload_build(&reload, &snap, &err)) {
 		fprintf(stderr, "poolguard: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
-	memset(&wh, 0, sizeof(wh));
-	wh.cfg = cfg;
-	wh.inv = inv;
-	wh.allow_bare = 1;
-	wh.pretty = 1;
-	if (webhook_review(&wh, body, len, &response, &err)) {
-		fprintf(stderr, "poolguard: %s: %s\n", strcmp(path, "-") ? path : "<stdin>", err.msg);
-		free(body);
+	if (fileio_read(path, SERVER_DEFAULT_BODY_CAP, &body, &len, &err)) {
+		fprintf(stderr, "poolguard: %s\n", err.msg);
+		snapshot_release(snap);
 		return EXIT_USAGE;
 	}
-	puts(response);
-	free(response);
+	snapshot_holder_init(&holder, snap);
+	memset(&wh, 0, sizeof(wh));
+	wh.holder = &holder;
+	wh.allow_bare = 1;
+	wh.pretty = 1;
+	result = webhook_review(&wh, body, len, &response, &err);
+	if (result)
+		fprintf(stderr, "poolguard: %s: %s\n", strcmp(path, "-") ? path : "<stdin>", err.msg);
+	else {
+		puts(response);
+		free(response);
+	}
 	free(body);
-	inventory_free(inv);
-	config_free(cfg);
-	return 0;
+	snapshot_holder_release(&holder);
+	return result ? EXIT_USAGE : 0;
 }
 
 static int

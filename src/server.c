@@ -2,6 +2,7 @@
  * server.c - libmicrohttpd HTTPS daemon, routing and per-request state.
  */
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "poolguard/fileio.h"
@@ -23,11 +26,29 @@
 /* TLS 1.2 and 1.3 only, the server's cipher order. */
 #define SERVER_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 
+#define SERVER_CHAIN_MAX 8
+
+/* A certificate chain and key in GnuTLS's form, as handed to each handshake. */
+struct server_cert {
+	gnutls_pcert_st chain[SERVER_CHAIN_MAX];
+	unsigned int chain_length;
+	gnutls_privkey_t key;
+	struct server_cert *retired_next;
+};
+
+/*
+ * The certificate handshakes use. GnuTLS's retrieve callback carries no
+ * argument, so this is the one global of the server; it is swapped on
+ * reload, and a replaced certificate is kept until the server stops, since a
+ * handshake may still be using it.
+ */
+static _Atomic(struct server_cert *) server_cert_current;
+static struct server_cert *server_cert_retired;
+static pthread_mutex_t server_cert_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct server {
 	struct MHD_Daemon *daemon;
 	struct server_options opts;
-	char *cert_pem;		/* must outlive the daemon */
-	char *key_pem;
 	unsigned port;
 	time_t not_after;
 	atomic_int in_flight;
@@ -333,6 +354,119 @@ bad:
 	    "[IPV6]:PORT", listen);
 }
 
+static void
+server_cert_free(struct server_cert *c)
+{
+	unsigned int i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->chain_length; i++)
+		gnutls_pcert_deinit(&c->chain[i]);
+	if (c->key)
+		gnutls_privkey_deinit(c->key);
+	free(c);
+}
+
+/* Reads, checks (OpenSSL) and converts (GnuTLS) a certificate and key from files. */
+static int
+server_cert_load(const char *cert_file, const char *key_file, struct server_cert **out,
+    time_t *not_after, struct pg_error *err)
+{
+	struct server_cert *c = NULL;
+	char *cert_pem = NULL, *key_pem = NULL;
+	size_t cert_len, key_len;
+	gnutls_datum_t datum;
+	int result;
+
+	*out = NULL;
+	if ((result = fileio_read(cert_file, SERVER_PEM_MAX, &cert_pem, &cert_len, err)) ||
+	    (result = fileio_read(key_file, SERVER_PEM_MAX, &key_pem, &key_len, err)) ||
+	    (result = tlscert_check(cert_pem, cert_len, key_pem, key_len, cert_file, key_file,
+	    time(NULL), not_after, err)))
+		goto out;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	c->chain_length = SERVER_CHAIN_MAX;
+	datum.data = (unsigned char *)cert_pem;
+	datum.size = (unsigned int)cert_len;
+	if (gnutls_pcert_list_import_x509_raw(c->chain, &c->chain_length, &datum,
+	    GNUTLS_X509_FMT_PEM, 0) < 0) {
+		c->chain_length = 0;
+		result = pg_error_set(err, PG_ERR_INVALID, "GnuTLS refused the certificate chain "
+		    "in '%s' (more than %d certificates?)", cert_file, SERVER_CHAIN_MAX);
+		goto out;
+	}
+	datum.data = (unsigned char *)key_pem;
+	datum.size = (unsigned int)key_len;
+	if (gnutls_privkey_init(&c->key) < 0 || gnutls_privkey_import_x509_raw(c->key, &datum,
+	    GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
+		result = pg_error_set(err, PG_ERR_INVALID, "GnuTLS refused the key in '%s'", key_file);
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+out:
+	server_cert_free(c);
+	if (key_pem)
+		explicit_bzero(key_pem, key_len);
+	free(key_pem);
+	free(cert_pem);
+	return result;
+}
+
+static int
+server_cert_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+    const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+    unsigned int *pcert_length, gnutls_privkey_t *privkey)
+{
+	struct server_cert *c = atomic_load(&server_cert_current);
+
+	(void)session;
+	(void)req_ca_dn;
+	(void)nreqs;
+	(void)pk_algos;
+	(void)pk_algos_length;
+	if (c == NULL)
+		return -1;
+	*pcert = c->chain;
+	*pcert_length = c->chain_length;
+	*privkey = c->key;
+	return 0;
+}
+
+/* Puts c in force; the one it replaces is kept until the server stops. */
+static void
+server_cert_install(struct server_cert *c)
+{
+	struct server_cert *old;
+
+	pthread_mutex_lock(&server_cert_lock);
+	old = atomic_exchange(&server_cert_current, c);
+	if (old) {
+		old->retired_next = server_cert_retired;
+		server_cert_retired = old;
+	}
+	pthread_mutex_unlock(&server_cert_lock);
+}
+
+int
+server_reload_certificate(struct server *srv, struct pg_error *err)
+{
+	struct server_cert *c;
+	time_t not_after;
+	int result;
+
+	if ((result = server_cert_load(srv->opts.cert_file, srv->opts.key_file, &c, &not_after,
+	    err)))
+		return result;
+	server_cert_install(c);
+	srv->not_after = not_after;
+	return PG_OK;
+}
+
 static struct MHD_Daemon *
 server_daemon(struct server *srv, unsigned flags, unsigned port, struct sockaddr *addr)
 {
@@ -340,8 +474,7 @@ server_daemon(struct server *srv, unsigned flags, unsigned port, struct sockaddr
 	unsigned threads = srv->opts.threads ? srv->opts.threads : cores > 0 ? (unsigned)cores : 1;
 
 	return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, server_access, srv,
-	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
-	    MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
+	    MHD_OPTION_HTTPS_CERT_CALLBACK, server_cert_retrieve,
 	    MHD_OPTION_HTTPS_PRIORITIES, SERVER_TLS_PRIORITIES,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, srv->opts.connection_limit,
@@ -358,7 +491,6 @@ server_start(const struct server_options *opts, struct server **out, struct pg_e
 	struct server *srv;
 	struct sockaddr_storage addr;
 	const union MHD_DaemonInfo *info;
-	size_t cert_len, key_len;
 	unsigned flags, port = 0;
 	int any = 0, result;
 
@@ -372,10 +504,7 @@ server_start(const struct server_options *opts, struct server **out, struct pg_e
 		srv->opts.connection_timeout = 30;
 	if (srv->opts.body_cap == 0)
 		srv->opts.body_cap = SERVER_DEFAULT_BODY_CAP;
-	if ((result = fileio_read(opts->cert_file, SERVER_PEM_MAX, &srv->cert_pem, &cert_len, err)) ||
-	    (result = fileio_read(opts->key_file, SERVER_PEM_MAX, &srv->key_pem, &key_len, err)) ||
-	    (result = tlscert_check(srv->cert_pem, cert_len, srv->key_pem, key_len, opts->cert_file,
-	    opts->key_file, time(NULL), &srv->not_after, err)) ||
+	if ((result = server_reload_certificate(srv, err)) ||
 	    (result = server_parse_listen(opts->listen, &addr, &any, &port, err)))
 		goto fail;
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -397,8 +526,6 @@ server_start(const struct server_options *opts, struct server **out, struct pg_e
 	*out = srv;
 	return PG_OK;
 fail:
-	free(srv->cert_pem);
-	free(srv->key_pem);
 	free(srv);
 	return result;
 }
@@ -437,7 +564,14 @@ server_stop(struct server *srv, unsigned grace_ms)
 	MHD_stop_daemon(srv->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	free(srv->cert_pem);
-	free(srv->key_pem);
+	pthread_mutex_lock(&server_cert_lock);
+	server_cert_free(atomic_exchange(&server_cert_current, NULL));
+	while (server_cert_retired) {
+		struct server_cert *next = server_cert_retired->retired_next;
+
+		server_cert_free(server_cert_retired);
+		server_cert_retired = next;
+	}
+	pthread_mutex_unlock(&server_cert_lock);
 	free(srv);
 }

@@ -26,12 +26,11 @@ int
 webhook_ready(void *ctx)
 {
 	const struct webhook *wh = ctx;
-	struct live_stats stats;
+	struct snapshot *snap = snapshot_holder_get(wh->holder);
+	int ready = snapshot_ready(snap);
 
-	if (wh->live == NULL)
-		return 1;
-	live_stats(wh->live, &stats);
-	return stats.synced;
+	snapshot_release(snap);
+	return ready;
 }
 
 /*
@@ -39,13 +38,13 @@ webhook_ready(void *ctx)
  * pool size is known. Failures leave the judgement to the defaults.
  */
 static void
-webhook_fetch_missing(const struct webhook *wh, const struct review_request *req)
+webhook_fetch_missing(struct snapshot *snap, const struct review_request *req)
 {
 	enum workload_kind kind = WORKLOAD_NONE;
 	const struct inventory_entry *e;
 	struct pg_error err;
 
-	if (wh->live == NULL || strcmp(req->sub_resource, "scale") != 0 ||
+	if (snap->live == NULL || strcmp(req->sub_resource, "scale") != 0 ||
 	    strcmp(req->resource_group, "apps") != 0)
 		return;
 	if (strcmp(req->resource, "deployments") == 0)
@@ -54,11 +53,11 @@ webhook_fetch_missing(const struct webhook *wh, const struct review_request *req
 		kind = WORKLOAD_STATEFULSET;
 	else
 		return;
-	pthread_mutex_lock(wh->lock);
-	e = inventory_get(wh->inv, kind, req->namespace, req->name);
-	pthread_mutex_unlock(wh->lock);
+	pthread_mutex_lock(&snap->lock);
+	e = inventory_get(snap->inv, kind, req->namespace, req->name);
+	pthread_mutex_unlock(&snap->lock);
 	if ((e == NULL || !e->present) &&
-	    live_fetch_workload(wh->live, kind, req->namespace, req->name, &err) != PG_OK)
+	    live_fetch_workload(snap->live, kind, req->namespace, req->name, &err) != PG_OK)
 		log_message(LOG_DEBUG, "fetch_failed", "%s", err.msg);
 }
 
@@ -67,21 +66,19 @@ webhook_fetch_missing(const struct webhook *wh, const struct review_request *req
  * that a concurrent change is judged with it counted.
  */
 static void
-webhook_judge(const struct webhook *wh, const struct review_request *req, struct verdict *v,
-    struct admission_subject *subject)
+webhook_judge(const struct webhook *wh, struct snapshot *snap, const struct review_request *req,
+    struct verdict *v, struct admission_subject *subject)
 {
 	double now = webhook_now();
 
-	if (wh->lock)
-		pthread_mutex_lock(wh->lock);
-	inventory_expire(wh->inv, now);
-	admission_judge(wh->cfg, wh->inv, req, v, subject);
+	pthread_mutex_lock(&snap->lock);
+	inventory_expire(snap->inv, now);
+	admission_judge(snap->cfg, snap->inv, req, v, subject);
 	if (subject->increase && !req->dry_run && wh->reservation_seconds > 0 &&
 	    subject->kind != WORKLOAD_NONE)
-		inventory_reserve(wh->inv, subject->kind, subject->namespace, subject->name,
+		inventory_reserve(snap->inv, subject->kind, subject->namespace, subject->name,
 		    subject->role, subject->connections, now + wh->reservation_seconds);
-	if (wh->lock)
-		pthread_mutex_unlock(wh->lock);
+	pthread_mutex_unlock(&snap->lock);
 }
 
 static double
@@ -95,7 +92,7 @@ webhook_ms_since(const struct timespec *start)
 }
 
 static void
-webhook_log_decision(const struct webhook *wh, const struct review_request *req,
+webhook_log_decision(const struct snapshot *snap, const struct review_request *req,
     const struct admission_subject *subject, const struct verdict *v, double ms)
 {
 	cJSON *f;
@@ -118,7 +115,7 @@ webhook_log_decision(const struct webhook *wh, const struct review_request *req,
 		cJSON_AddNumberToObject(f, "connectionsAfter", (double)v->connections_after);
 	}
 	if (v->role >= 0) {
-		cJSON_AddStringToObject(f, "role", wh->cfg->roles[v->role].name);
+		cJSON_AddStringToObject(f, "role", snap->cfg->roles[v->role].name);
 		cJSON_AddNumberToObject(f, "roleUsed", (double)v->role_used);
 		cJSON_AddNumberToObject(f, "roleLimit", (double)v->role_limit);
 		cJSON_AddNumberToObject(f, "clusterUsed", (double)v->cluster_used);
@@ -136,17 +133,21 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 {
 	struct review_request req;
 	struct admission_subject subject;
+	struct snapshot *snap;
 	struct verdict v;
 	struct timespec start;
+	char resource[128];
+	double ms;
 	int result;
 
 	*response = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	if ((result = review_decode(body, len, wh->allow_bare, &req, err)))
 		return result;
-	if (!webhook_ready((void *)(uintptr_t)wh)) {
+	snap = snapshot_holder_get(wh->holder);
+	memset(&subject, 0, sizeof(subject));
+	if (!snapshot_ready(snap)) {
 		verdict_init(&v);
-		memset(&subject, 0, sizeof(subject));
 		if (wh->unsynced_allow)
 			verdict_warn(&v, "poolguard has not finished reading the cluster yet: admitted "
 			    "unchecked (--unsynced=allow)");
@@ -155,22 +156,21 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 			    "from the API server yet, so it cannot judge this change; retry in a few "
 			    "seconds");
 	} else {
-		webhook_fetch_missing(wh, &req);
-		webhook_judge(wh, &req, &v, &subject);
+		webhook_fetch_missing(snap, &req);
+		webhook_judge(wh, snap, &req, &v, &subject);
 	}
 	*response = review_encode(&req, &v, wh->pretty);
 	if (*response == NULL)
 		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");
 	else {
-		double ms = webhook_ms_since(&start);
-		char resource[128];
-
+		ms = webhook_ms_since(&start);
 		snprintf(resource, sizeof(resource), "%s%s%s", req.resource,
 		    req.sub_resource[0] ? "/" : "", req.sub_resource);
 		metrics_count_request(req.operation, resource, !v.allowed ? "deny" :
 		    v.warning_count ? "warn" : "allow", ms / 1e3);
-		webhook_log_decision(wh, &req, &subject, &v, ms);
+		webhook_log_decision(snap, &req, &subject, &v, ms);
 	}
+	snapshot_release(snap);
 	review_release(&req);
 	return result;
 }
@@ -179,6 +179,7 @@ char *
 webhook_metrics(void *ctx)
 {
 	const struct webhook *wh = ctx;
+	struct snapshot *snap = snapshot_holder_get(wh->holder);
 	struct metrics_view view;
 	struct live_stats stats;
 	char *text = NULL;
@@ -186,20 +187,20 @@ webhook_metrics(void *ctx)
 	long *usage;
 	FILE *out;
 
-	if ((usage = calloc(wh->cfg->role_count + 1, sizeof(long))) == NULL)
+	if ((usage = calloc(snap->cfg->role_count + 1, sizeof(long))) == NULL) {
+		snapshot_release(snap);
 		return NULL;
-	if (wh->lock)
-		pthread_mutex_lock(wh->lock);
-	memcpy(usage, inventory_role_usage(wh->inv), wh->cfg->role_count * sizeof(long));
+	}
+	pthread_mutex_lock(&snap->lock);
+	memcpy(usage, inventory_role_usage(snap->inv), snap->cfg->role_count * sizeof(long));
 	memset(&view, 0, sizeof(view));
-	view.cfg = wh->cfg;
+	view.cfg = snap->cfg;
 	view.role_usage = usage;
-	view.workloads = inventory_count(wh->inv);
-	view.reservations = inventory_reservations(wh->inv);
-	if (wh->lock)
-		pthread_mutex_unlock(wh->lock);
-	if (wh->live) {
-		live_stats(wh->live, &stats);
+	view.workloads = inventory_count(snap->inv);
+	view.reservations = inventory_reservations(snap->inv);
+	pthread_mutex_unlock(&snap->lock);
+	if (snap->live) {
+		live_stats(snap->live, &stats);
 		view.live = &stats;
 	}
 	if ((out = open_memstream(&text, &len)) != NULL) {
@@ -211,6 +212,7 @@ webhook_metrics(void *ctx)
 			fclose(out);
 	}
 	free(usage);
+	snapshot_release(snap);
 	return text;
 }
 

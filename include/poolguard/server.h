@@ -52,6 +52,13 @@ int server_start(const struct server_options *opts, struct server **out, struct 
 /* The port the server listens on. */
 unsigned server_port(const struct server *srv);
 
+/*
+ * Loads the certificate and key files again and uses them for new
+ * handshakes; connections already open keep theirs. On failure (a key that
+ * does not match, an expired certificate) the old pair stays and err says why.
+ */
+int server_reload_certificate(struct server *srv, struct pg_error *err);
+
 /* When the serving certificate expires. */
 time_t server_certificate_expiry(const struct server *srv);
 

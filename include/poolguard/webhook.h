@@ -9,18 +9,11 @@
 
 #include <stddef.h>
 
-#include <pthread.h>
-
-#include "poolguard/config.h"
 #include "poolguard/error.h"
-#include "poolguard/inventory.h"
-#include "poolguard/live.h"
+#include "poolguard/snapshot.h"
 
 struct webhook {
-	const struct config *cfg;
-	struct inventory *inv;
-	pthread_mutex_t *lock;		/* guards inv when it is shared, or NULL */
-	struct live *live;		/* the live inventory feeding inv, or NULL */
+	struct snapshot_holder *holder;	/* the budget and inventory in force */
 	int unsynced_allow;		/* before the first LIST: allow with a warning (else deny) */
 	double reservation_seconds;	/* hold admitted increases this long; 0: never */
 	int allow_bare;			/* accept a bare AdmissionRequest (the review command) */

@@ -218,13 +218,14 @@ test_concurrent_scale_ups(void **state)
 {
 	struct config *cfg = test_config(budget_text);
 	struct inventory *inv = inventory_new(cfg);
+	struct snapshot_holder holder;
 	struct webhook wh;
 	char *r;
 
 	(void)state;
+	snapshot_holder_init(&holder, snapshot_new(cfg, inv));
 	memset(&wh, 0, sizeof(wh));
-	wh.cfg = cfg;
-	wh.inv = inv;
+	wh.holder = &holder;
 	wh.reservation_seconds = 30;
 	/* api 3 x 20 and worker 3 x 20: 120 of 200. Each scale to 6 fits alone (180), not both. */
 	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 3, 20), 0);
@@ -247,8 +248,7 @@ test_concurrent_scale_ups(void **state)
 	r = review(&wh, scale_review("c", "worker", 6));
 	assert_contains(r, "\"allowed\":true");
 	free(r);
-	inventory_free(inv);
-	config_free(cfg);
+	snapshot_holder_release(&holder);
 }
 
 static void
@@ -264,13 +264,14 @@ test_hpa_admission(void **state)
 	    "\"name\":\"api\"},\"minReplicas\":2,\"maxReplicas\":%d}}}}";
 	struct config *cfg = test_config(budget_text);
 	struct inventory *inv = inventory_new(cfg);
+	struct snapshot_holder holder;
 	struct webhook wh;
 	char *body = malloc(2048), *r;
 
 	(void)state;
+	snapshot_holder_init(&holder, snapshot_new(cfg, inv));
 	memset(&wh, 0, sizeof(wh));
-	wh.cfg = cfg;
-	wh.inv = inv;
+	wh.holder = &holder;
 	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 3, 20), 0);
 	snprintf(body, 2048, hpa, 11);
 	r = review(&wh, body);
@@ -283,8 +284,7 @@ test_hpa_admission(void **state)
 	r = review(&wh, body);
 	assert_contains(r, "\"allowed\":true");
 	free(r);
-	inventory_free(inv);
-	config_free(cfg);
+	snapshot_holder_release(&holder);
 }
 
 static void
@@ -300,30 +300,25 @@ test_unknown_pool_deny(void **state)
 	    "{\"name\":\"db\",\"key\":\"pool\"}}}]}]}}}}}}";
 	struct config *cfg = test_config("cluster: {maxConnections: 300}\nunknownPoolSize: deny\n"
 	    "roles: [{name: app, connectionLimit: 200, namespaces: [shop]}]\n");
-	struct inventory *inv = inventory_new(cfg);
+	struct snapshot_holder holder;
 	struct webhook wh;
 	char *r;
 
 	(void)state;
+	snapshot_holder_init(&holder, snapshot_new(cfg, inventory_new(cfg)));
 	memset(&wh, 0, sizeof(wh));
-	wh.cfg = cfg;
-	wh.inv = inv;
+	wh.holder = &holder;
 	r = review(&wh, strdup(create));
 	assert_contains(r, "\"allowed\":false");
 	assert_contains(r, "takes it from Secret 'db' key 'pool' (unknownPoolSize: deny)");
 	free(r);
-	inventory_free(inv);
-	config_free(cfg);
 	cfg = test_config(budget_text);
-	inv = inventory_new(cfg);
-	wh.cfg = cfg;
-	wh.inv = inv;
+	snapshot_holder_swap(&holder, snapshot_new(cfg, inventory_new(cfg)));
 	r = review(&wh, strdup(create));
 	assert_contains(r, "\"allowed\":true");
 	assert_contains(r, "pool size counted as defaultPoolSize 10");
 	free(r);
-	inventory_free(inv);
-	config_free(cfg);
+	snapshot_holder_release(&holder);
 }
 
 /* Seconds for rounds admissions of one scale request against inv. */
