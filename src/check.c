@@ -60,14 +60,34 @@ check_print_row(FILE *out, int rw, const char *role, int dw, const struct check_
 	    row->w.pool_per_pod, row->pods * row->w.pool_per_pod);
 }
 
+/* A 20-character bar of used over limit: '#' used, '.' free, '!' past the limit. */
+static void
+check_bar(char *bar, long used, long limit)
+{
+	long filled = limit > 0 ? (used * 20 + limit / 2) / limit : 0;
+	int i;
+
+	bar[0] = '[';
+	for (i = 0; i < 20; i++)
+		bar[i + 1] = i < filled ? '#' : '.';
+	if (used > limit)
+		bar[20] = '!';
+	bar[21] = ']';
+	bar[22] = '\0';
+}
+
 static void
 check_print_limit_columns(FILE *out, long used, long limit)
 {
-	if (limit == CONFIG_NO_LIMIT)
+	char bar[24];
+
+	if (limit == CONFIG_NO_LIMIT) {
 		fprintf(out, "  %6s  %5s  %8s\n", "none", "-", "-");
-	else
-		fprintf(out, "  %6ld  %4ld%%  %8ld\n", limit, budget_percent(used, limit),
-		    limit - used);
+		return;
+	}
+	check_bar(bar, used, limit);
+	fprintf(out, "  %6ld  %4ld%%  %8ld  %s\n", limit, budget_percent(used, limit),
+	    limit - used, bar);
 }
 
 static void
@@ -117,10 +137,175 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
 		}
 }
 
+static void
+check_print_verdicts(const struct check_row *rows, size_t count, FILE *out,
+    const struct check_summary *summary)
+{
+	size_t i, j;
+
+	for (i = 0; i < count; i++) {
+		const struct verdict *v = &rows[i].verdict;
+
+		if (!v->allowed)
+			fprintf(out, "DENY  %s\n", v->message);
+		for (j = 0; j < v->warning_count; j++)
+			fprintf(out, "WARN  %s %s: %s\n", workload_kind_name(rows[i].w.kind),
+			    rows[i].label, v->warnings[j]);
+	}
+	fprintf(out, "%zu workload%s: %zu denied, %zu with warnings, %zu within budget\n",
+	    summary->workloads, summary->workloads == 1 ? "" : "s", summary->denied,
+	    summary->warned, summary->workloads - summary->denied - summary->warned);
+}
+
+static cJSON *
+check_json_usage(cJSON *to, long used, long limit)
+{
+	cJSON_AddNumberToObject(to, "connections", (double)used);
+	if (limit == CONFIG_NO_LIMIT)
+		cJSON_AddNullToObject(to, "limit");
+	else {
+		cJSON_AddNumberToObject(to, "limit", (double)limit);
+		cJSON_AddNumberToObject(to, "usedPercent", (double)budget_percent(used, limit));
+		cJSON_AddNumberToObject(to, "headroom", (double)(limit - used));
+	}
+	return to;
+}
+
+static int
+check_print_json(const struct config *cfg, const struct inventory *inv,
+    const struct check_row *rows, size_t count, FILE *out, const struct check_summary *summary)
+{
+	const long *usage = inventory_role_usage(inv);
+	cJSON *root = cJSON_CreateObject(), *roles, *role, *list, *item, *warnings, *sum;
+	char *text;
+	size_t r, i, j;
+
+	if (root == NULL)
+		return PG_ERR_NOMEM;
+	roles = cJSON_AddArrayToObject(root, "roles");
+	for (r = 0; r < cfg->role_count; r++) {
+		role = cJSON_CreateObject();
+		cJSON_AddItemToArray(roles, role);
+		cJSON_AddStringToObject(role, "name", cfg->roles[r].name);
+		check_json_usage(role, budget_role_used(cfg, usage, r),
+		    cfg->roles[r].connection_limit);
+		cJSON_AddNumberToObject(role, "externalConnections",
+		    (double)cfg->roles[r].external_connections);
+	}
+	item = cJSON_AddObjectToObject(root, "cluster");
+	cJSON_AddStringToObject(item, "name", cfg->cluster_name);
+	check_json_usage(item, budget_cluster_used(cfg, usage), cfg->max_connections);
+	cJSON_AddNumberToObject(item, "reservedConnections", (double)cfg->reserved_connections);
+	list = cJSON_AddArrayToObject(root, "workloads");
+	for (i = 0; i < count; i++) {
+		const struct check_row *row = &rows[i];
+
+		item = cJSON_CreateObject();
+		cJSON_AddItemToArray(list, item);
+		cJSON_AddStringToObject(item, "kind", workload_kind_name(row->w.kind));
+		cJSON_AddStringToObject(item, "namespace", row->w.namespace);
+		cJSON_AddStringToObject(item, "name", row->w.name);
+		if (row->role >= 0)
+			cJSON_AddStringToObject(item, "role", cfg->roles[row->role].name);
+		else
+			cJSON_AddNullToObject(item, "role");
+		cJSON_AddNumberToObject(item, "replicas", (double)row->w.replicas);
+		cJSON_AddNumberToObject(item, "pods", (double)row->pods);
+		cJSON_AddNumberToObject(item, "poolPerPod", (double)row->w.pool_per_pod);
+		cJSON_AddNumberToObject(item, "connections", (double)(row->pods * row->w.pool_per_pod));
+		cJSON_AddStringToObject(item, "verdict", !row->verdict.allowed ? "deny" :
+		    row->verdict.warning_count ? "warn" : "allow");
+		if (!row->verdict.allowed)
+			cJSON_AddStringToObject(item, "message", row->verdict.message);
+		warnings = cJSON_AddArrayToObject(item, "warnings");
+		for (j = 0; j < row->verdict.warning_count; j++)
+			cJSON_AddItemToArray(warnings, cJSON_CreateString(row->verdict.warnings[j]));
+	}
+	sum = cJSON_AddObjectToObject(root, "summary");
+	cJSON_AddNumberToObject(sum, "workloads", (double)summary->workloads);
+	cJSON_AddNumberToObject(sum, "denied", (double)summary->denied);
+	cJSON_AddNumberToObject(sum, "warned", (double)summary->warned);
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (text == NULL)
+		return PG_ERR_NOMEM;
+	fprintf(out, "%s\n", text);
+	free(text);
+	return PG_OK;
+}
+
+/* Writes s with the five XML special characters escaped and control characters dropped. */
+static void
+check_xml(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&apos;", out);
+			break;
+		default:
+			if ((unsigned char)*s >= 0x20 || *s == '\n')
+				fputc(*s, out);
+		}
+	}
+}
+
+static void
+check_print_junit(const struct config *cfg, const struct check_row *rows, size_t count,
+    FILE *out, const struct check_summary *summary, int warnings_fail)
+{
+	size_t i, j, failures = summary->denied + (warnings_fail ? summary->warned : 0);
+
+	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<testsuites tests=\"%zu\" failures=\"%zu\">\n"
+	    "  <testsuite name=\"poolguard budget ", count, failures);
+	check_xml(out, cfg->cluster_name);
+	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\">\n", count, failures);
+	for (i = 0; i < count; i++) {
+		const struct check_row *row = &rows[i];
+		const struct verdict *v = &row->verdict;
+		int fails = !v->allowed || (warnings_fail && v->warning_count > 0);
+
+		fputs("    <testcase classname=\"poolguard.", out);
+		check_xml(out, row->role >= 0 ? cfg->roles[row->role].name : "no-role");
+		fprintf(out, "\" name=\"%s ", workload_kind_name(row->w.kind));
+		check_xml(out, row->label);
+		fputs(fails ? "\">\n" : "\"", out);
+		if (fails) {
+			fputs("      <failure message=\"", out);
+			check_xml(out, !v->allowed ? v->message : v->warnings[0]);
+			fputs("\"/>\n", out);
+		}
+		if (v->warning_count > 0) {
+			fputs(fails ? "      <system-out>" : ">\n      <system-out>", out);
+			for (j = 0; j < v->warning_count; j++) {
+				fputs("Warning: ", out);
+				check_xml(out, v->warnings[j]);
+				fputc('\n', out);
+			}
+			fputs("</system-out>\n    </testcase>\n", out);
+		} else
+			fputs(fails ? "    </testcase>\n" : "/>\n", out);
+	}
+	fputs("  </testsuite>\n</testsuites>\n", out);
+}
+
 int
 check_run(const struct config *cfg, const struct manifest_set *set,
-    const char *default_namespace, FILE *out, struct check_summary *summary,
-    struct pg_error *err)
+    const char *default_namespace, enum check_format format, int warnings_fail, FILE *out,
+    struct check_summary *summary, struct pg_error *err)
 {
 	struct inventory *inv = NULL;
 	struct check_row *rows = NULL;
@@ -161,27 +346,26 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 		if (!check_superseded(rows, count, i))
 			rows[j++] = rows[i];
 	count = j;
-	for (i = 0; i < count; i++)
-		check_judge(cfg, inv, &rows[i]);
-
-	check_print_table(cfg, inv, rows, count, out);
-	fputc('\n', out);
 	summary->workloads = count;
 	for (i = 0; i < count; i++) {
-		const struct verdict *v = &rows[i].verdict;
-
-		if (!v->allowed) {
-			summary->denied++;
-			fprintf(out, "DENY  %s\n", v->message);
-		}
-		for (j = 0; j < v->warning_count; j++)
-			fprintf(out, "WARN  %s %s: %s\n", workload_kind_name(rows[i].w.kind),
-			    rows[i].label, v->warnings[j]);
-		summary->warned += v->allowed && v->warning_count > 0;
+		check_judge(cfg, inv, &rows[i]);
+		summary->denied += !rows[i].verdict.allowed;
+		summary->warned += rows[i].verdict.allowed && rows[i].verdict.warning_count > 0;
 	}
-	fprintf(out, "%zu workload%s: %zu denied, %zu with warnings, %zu within budget\n", count,
-	    count == 1 ? "" : "s", summary->denied, summary->warned,
-	    count - summary->denied - summary->warned);
+	switch (format) {
+	case CHECK_TEXT:
+		check_print_table(cfg, inv, rows, count, out);
+		fputc('\n', out);
+		check_print_verdicts(rows, count, out, summary);
+		break;
+	case CHECK_JSON:
+		if ((result = check_print_json(cfg, inv, rows, count, out, summary)))
+			pg_error_set(err, result, "out of memory");
+		break;
+	case CHECK_JUNIT:
+		check_print_junit(cfg, rows, count, out, summary, warnings_fail);
+		break;
+	}
 out:
 	free(rows);
 	inventory_free(inv);

@@ -35,7 +35,8 @@ static const char usage_text[] =
     "                        [--unsynced deny|allow] [--reservation-seconds N]\n"
     "                        [--listen HOST:PORT] [--max-body-bytes N] [--log-level LEVEL]\n"
     "       poolguard review --config PATH [--inventory PATH]... [FILE|-]\n"
-    "       poolguard check  --config PATH [--namespace NS] PATH...\n"
+    "       poolguard check  --config PATH [--namespace NS] [-o text|json|junit]\n"
+    "                        [--warnings-as-errors] PATH...\n"
     "       poolguard version\n"
     "\n"
     "PATH for --config: a budget.yaml, a ConfigMap manifest holding it, or a mounted\n"
@@ -55,6 +56,8 @@ struct cli {
 	const char *kubeconfig;
 	int unsynced_allow;
 	double reservation_seconds;
+	enum check_format output;
+	int warnings_as_errors;
 };
 
 enum {
@@ -70,6 +73,7 @@ enum {
 	OPT_KUBECONFIG,
 	OPT_UNSYNCED,
 	OPT_RESERVATION,
+	OPT_WARNINGS_AS_ERRORS,
 	OPT_HELP
 };
 
@@ -86,6 +90,8 @@ static const struct option cli_options[] = {
 	{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
 	{"unsynced", required_argument, NULL, OPT_UNSYNCED},
 	{"reservation-seconds", required_argument, NULL, OPT_RESERVATION},
+	{"output", required_argument, NULL, 'o'},
+	{"warnings-as-errors", no_argument, NULL, OPT_WARNINGS_AS_ERRORS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -112,7 +118,7 @@ cli_parse(int argc, char **argv, struct cli *cli)
 	cli->body_cap = SERVER_DEFAULT_BODY_CAP;
 	cli->reservation_seconds = 30;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", cli_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:", cli_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_CONFIG:
 			cli->config_path = optarg;
@@ -145,6 +151,19 @@ cli_parse(int argc, char **argv, struct cli *cli)
 				usage_error("--log-level '%s': expected debug, info, warn or error",
 				    optarg);
 			log_set_level((enum log_level)level);
+			break;
+		case 'o':
+			if (strcmp(optarg, "text") == 0)
+				cli->output = CHECK_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				cli->output = CHECK_JSON;
+			else if (strcmp(optarg, "junit") == 0)
+				cli->output = CHECK_JUNIT;
+			else
+				usage_error("-o '%s': expected text, json or junit", optarg);
+			break;
+		case OPT_WARNINGS_AS_ERRORS:
+			cli->warnings_as_errors = 1;
 			break;
 		case OPT_KUBE:
 			cli->in_cluster = 1;
@@ -358,14 +377,17 @@ cmd_check(int argc, char **argv)
 			fprintf(stderr, "poolguard: %s\n", err.msg);
 			return EXIT_USAGE;
 		}
-	result = check_run(cfg, &set, cli.namespace, stdout, &summary, &err);
+	result = check_run(cfg, &set, cli.namespace, cli.output, cli.warnings_as_errors, stdout,
+	    &summary, &err);
 	manifest_set_release(&set);
 	config_free(cfg);
 	if (result) {
 		fprintf(stderr, "poolguard: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
-	return summary.denied > 0 ? EXIT_DENIED : 0;
+	if (summary.denied > 0 || (cli.warnings_as_errors && summary.warned > 0))
+		return EXIT_DENIED;
+	return 0;
 }
 
 int

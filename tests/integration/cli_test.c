@@ -191,9 +191,9 @@ test_check_table(void **state)
 	    "synergyflow_app  synergyflow/api           10        15          150\n"
 	    "synergyflow_app  synergyflow/worker         2        10           20\n"
 	    "synergyflow_app  (total)                                         170     200    85%"
-	    "        30\n"
+	    "        30  [#################...]\n"
 	    "CLUSTER          shared-postgres                                 173     300    58%"
-	    "       127\n");
+	    "       127  [############........]\n");
 	assert_contains(out, "2 workloads: 0 denied, 2 with warnings, 0 within budget");
 	free(out);
 	free(err);
@@ -299,7 +299,7 @@ test_check_public_manifests_and_namespace(void **state)
 	assert_contains(out, "bank/balancereader           1        10           10");
 	assert_contains(out, "bank/ledger-db (sts)");
 	assert_contains(out, "ledger   (total)                                            20      15   "
-	    "133%        -5");
+	    "133%        -5  [###################!]");
 	free(out);
 	free(err);
 }
@@ -317,6 +317,53 @@ test_check_sample_and_stdin(void **state)
 	assert_contains(out, "synergyflow/worker");
 	assert_contains(out, "gitlab_app       (external)");
 	assert_contains(out, "2 workloads: 0 denied");
+	free(out);
+	free(err);
+}
+
+static void
+test_check_formats(void **state)
+{
+	char *out, *err;
+	const char *json[] = {POOLGUARD_BIN, "check", "--config", worked_budget, "-o", "json",
+	    "tests/fixtures/kubectl/deploy-api-11x20.json", NULL};
+	const char *junit[] = {POOLGUARD_BIN, "check", "--config", worked_budget, "--output",
+	    "junit", "tests/fixtures/kubectl/deploy-api-11x20.json", NULL};
+	const char *warn[] = {POOLGUARD_BIN, "check", "--config", worked_budget,
+	    "tests/fixtures/kubectl/deploy-api-10x18.json", NULL};
+	const char *warn_fail[] = {POOLGUARD_BIN, "check", "--config", worked_budget,
+	    "--warnings-as-errors", "-o", "junit", "tests/fixtures/kubectl/deploy-api-10x18.json",
+	    NULL};
+	const char *bad[] = {POOLGUARD_BIN, "check", "--config", worked_budget, "-o", "yaml",
+	    "tests/fixtures/kubectl/deploy-api-10x18.json", NULL};
+
+	(void)state;
+	assert_int_equal(harness_run(json, NULL, &out, &err), 1);
+	assert_contains(out, "\"name\":\t\"synergyflow_app\",\n\t\t\t\"connections\":\t220,\n"
+	    "\t\t\t\"limit\":\t200,\n\t\t\t\"usedPercent\":\t110,\n\t\t\t\"headroom\":\t-20");
+	assert_contains(out, "\"verdict\":\t\"deny\"");
+	assert_contains(out, "\"denied\":\t1");
+	free(out);
+	free(err);
+	assert_int_equal(harness_run(junit, NULL, &out, &err), 1);
+	assert_contains(out, "<testsuites tests=\"1\" failures=\"1\">");
+	assert_contains(out, "<testcase classname=\"poolguard.synergyflow_app\" "
+	    "name=\"deployment synergyflow/api\">");
+	assert_contains(out, "<failure message=\"poolguard: deployment synergyflow/api would hold 11 "
+	    "replicas x pool 20 = 220 connections; role &apos;synergyflow_app&apos; would use 220");
+	free(out);
+	free(err);
+	/* Warnings pass, unless they are errors. */
+	assert_int_equal(harness_run(warn, NULL, &out, &err), 0);
+	free(out);
+	free(err);
+	assert_int_equal(harness_run(warn_fail, NULL, &out, &err), 1);
+	assert_contains(out, "failures=\"1\"");
+	assert_contains(out, "<system-out>Warning: role &apos;synergyflow_app&apos; at 180 of 200");
+	free(out);
+	free(err);
+	assert_int_equal(harness_run(bad, NULL, &out, &err), 2);
+	assert_contains(err, "-o 'yaml': expected text, json or junit");
 	free(out);
 	free(err);
 }
@@ -394,6 +441,7 @@ main(void)
 		cmocka_unit_test(test_check_configmap_and_hpa),
 		cmocka_unit_test(test_check_public_manifests_and_namespace),
 		cmocka_unit_test(test_check_sample_and_stdin),
+		cmocka_unit_test(test_check_formats),
 		cmocka_unit_test(test_check_bad_input),
 		cmocka_unit_test(test_usage),
 	};
