@@ -18,7 +18,7 @@ BUILD := build
 # Debian packages the build, the tests and `make run` need.
 DEB_PACKAGES := gcc make pkg-config openssl curl ca-certificates \
 	libmicrohttpd-dev libcjson-dev libyaml-dev libssl-dev libgnutls28-dev \
-	libcmocka-dev libcurl4-openssl-dev prometheus
+	libcmocka-dev libcurl4-openssl-dev prometheus valgrind
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -33,6 +33,14 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit_%)
 INTEGRATION_SRC := $(wildcard tests/integration/*_test.c)
 INTEGRATION_BIN := $(INTEGRATION_SRC:tests/integration/%.c=$(BUILD)/tests/integration_%)
 TEST_LIBS = $(PKG_LIBS) $(shell pkg-config --libs cmocka libcurl 2>/dev/null) -lm
+
+# The same program and tests built with AddressSanitizer and UndefinedBehaviorSanitizer.
+ASAN := $(BUILD)/asan
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+ASAN_OBJ := $(LIB_SRC:src/%.c=$(ASAN)/obj/%.o)
+ASAN_TESTS := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/unit_%) \
+	$(INTEGRATION_SRC:tests/integration/%.c=$(ASAN)/tests/integration_%)
 
 .PHONY: all deps test e2e run certs lint clean
 
@@ -70,14 +78,43 @@ $(BUILD)/tests/integration_%: tests/integration/%.c tests/integration/*.h $(BUIL
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpoolguard.a $(TEST_LIBS)
 
+$(ASAN)/obj/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(WARNINGS) $(ASAN_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(ASAN)/libpoolguard.a: $(ASAN_OBJ)
+	$(AR) rcs $@ $^
+
+$(ASAN)/poolguard: src/main.c $(ASAN)/libpoolguard.a
+	$(CC) $(CPPFLAGS) $(WARNINGS) $(ASAN_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+
+$(ASAN)/tests/unit_%: tests/unit/%.c tests/unit/*.h $(ASAN)/libpoolguard.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(WARNINGS) $(ASAN_CFLAGS) $(PKG_CFLAGS) -o $@ $< \
+		$(ASAN)/libpoolguard.a $(TEST_LIBS)
+
+$(ASAN)/tests/integration_%: tests/integration/%.c tests/integration/*.h $(ASAN)/libpoolguard.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(WARNINGS) $(ASAN_CFLAGS) $(PKG_CFLAGS) -o $@ $< \
+		$(ASAN)/libpoolguard.a $(TEST_LIBS)
+
 certs: certs/out/serving.crt
 
 certs/out/serving.crt: certs/make-certs.sh
 	sh certs/make-certs.sh certs/out
 
+# Every test three ways: plain; with ASan and UBSan; the integration tests with the
+# server and the CLI under valgrind memcheck (any error or definite leak fails the run).
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEGRATION_BIN)
-	@sh tests/run.sh $(UNIT_BIN) $(INTEGRATION_BIN)
+	@$(MAKE) --no-print-directory -s $(ASAN)/poolguard $(ASAN_TESTS)
+	@sh tests/run.sh --reset
+	@sh tests/run.sh --suite plain $(UNIT_BIN) $(INTEGRATION_BIN)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		POOLGUARD_BIN=$(ASAN)/poolguard sh tests/run.sh --suite asan $(ASAN_TESTS)
+	@POOLGUARD_VALGRIND=1 sh tests/run.sh --suite valgrind $(INTEGRATION_BIN)
+	@sh tests/valgrind-logs.sh
+	@sh tests/run.sh --summary
 
 e2e: deps
 	@$(MAKE) --no-print-directory all certs

@@ -285,10 +285,18 @@ cmd_serve(int argc, char **argv)
 	opts.body_cap = cli.body_cap;
 	opts.validate = webhook_validate;
 	opts.ctx = &wh;
-	if (server_start(&opts, &srv, &err) ||
-	    reloader_start(&reload, &holder, srv, cli.tls_cert, cli.tls_key, &reloader, &err)) {
+	if (server_start(&opts, &srv, &err)) {
 		log_message(LOG_ERROR, "start_failed", "%s", err.msg);
 		fprintf(stderr, "poolguard: %s\n", err.msg);
+		snapshot_holder_release(&holder);
+		kube_client_free(client);
+		return EXIT_USAGE;
+	}
+	if (reloader_start(&reload, &holder, srv, cli.tls_cert, cli.tls_key, &reloader, &err)) {
+		log_message(LOG_ERROR, "start_failed", "%s", err.msg);
+		server_stop(srv, 0);
+		snapshot_holder_release(&holder);
+		kube_client_free(client);
 		return EXIT_USAGE;
 	}
 	metrics_set_certificate_expiry(server_certificate_expiry(srv));
@@ -375,6 +383,8 @@ cmd_check(int argc, char **argv)
 	for (i = first; i < argc; i++)
 		if (manifest_load(&set, argv[i], &err)) {
 			fprintf(stderr, "poolguard: %s\n", err.msg);
+			manifest_set_release(&set);
+			config_free(cfg);
 			return EXIT_USAGE;
 		}
 	result = check_run(cfg, &set, cli.namespace, cli.output, cli.warnings_as_errors, stdout,

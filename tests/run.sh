@@ -1,15 +1,46 @@
 #!/bin/sh
-# Runs test binaries (cmocka) and sums their results into one closing line,
-# "N passed, N failed". A binary that dies before printing its summary counts
-# as one failure. Output of each binary goes to build/test-logs/NAME.log and is
-# shown when it fails. Exit status: 0 when nothing failed.
+# Runs test binaries (cmocka) and keeps a running total over several runs.
+#
+#   tests/run.sh --reset                 starts a new total
+#   tests/run.sh [--suite NAME] BIN...   runs the binaries, adds their counts to the total
+#   tests/run.sh --summary               prints "N passed, N failed" for the total;
+#                                        exits 1 if anything failed
+#
+# A binary that dies before printing its summary counts as one failure. Each
+# binary's output goes to build/test-logs/SUITE-NAME.log and is shown when it fails.
 set -u
-passed=0
-failed=0
+logs=build/test-logs
+totals=$logs/totals
+mkdir -p "$logs"
+
+case "${1:-}" in
+--reset)
+	rm -f "$totals" "$logs"/memcheck-*.log
+	exit 0
+	;;
+--summary)
+	passed=0
+	failed=0
+	if [ -f "$totals" ]; then
+		while read -r p f; do
+			passed=$((passed + p))
+			failed=$((failed + f))
+		done < "$totals"
+	fi
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+	;;
+esac
+
+suite=plain
+if [ "${1:-}" = --suite ]; then
+	suite=$2
+	shift 2
+fi
 for bin in "$@"; do
 	name=$(basename "$bin")
-	mkdir -p build/test-logs
-	log="build/test-logs/$name.log"
+	log="$logs/$suite-$name.log"
 	CMOCKA_MESSAGE_OUTPUT=stdout "$bin" >"$log" 2>&1
 	status=$?
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
@@ -19,14 +50,12 @@ for bin in "$@"; do
 	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
-	passed=$((passed + p))
-	failed=$((failed + f))
+	echo "$p $f" >> "$totals"
 	if [ "$f" -ne 0 ]; then
-		echo "FAIL $name ($p passed, $f failed, exit $status):"
+		echo "FAIL $suite $name ($p passed, $f failed, exit $status):"
 		sed 's/^/    /' "$log" | tail -n 60
 	else
-		echo "ok   $name ($p passed)"
+		echo "ok   $suite $name ($p passed)"
 	fi
 done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+exit 0

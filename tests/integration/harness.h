@@ -23,7 +23,43 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#define POOLGUARD_BIN "build/poolguard"
+/* The binary under test: build/poolguard, or $POOLGUARD_BIN (the sanitizer build). */
+static inline const char *
+harness_bin(void)
+{
+	const char *bin = getenv("POOLGUARD_BIN");
+
+	return bin && bin[0] ? bin : "build/poolguard";
+}
+
+#define POOLGUARD_BIN harness_bin()
+
+/*
+ * With POOLGUARD_VALGRIND set, the binary runs under valgrind memcheck: an
+ * error makes it exit 99, and what valgrind says goes to
+ * build/test-logs/memcheck-PID.log for the Makefile to check.
+ */
+static inline void
+harness_exec(const char *const *argv)
+{
+	const char *wrapped[80];
+	int i = 0, j;
+
+	if (getenv("POOLGUARD_VALGRIND") && strcmp(argv[0], harness_bin()) == 0) {
+		wrapped[i++] = "/usr/bin/valgrind";
+		wrapped[i++] = "-q";
+		wrapped[i++] = "--leak-check=full";
+		wrapped[i++] = "--errors-for-leak-kinds=definite";
+		wrapped[i++] = "--error-exitcode=99";
+		wrapped[i++] = "--log-file=build/test-logs/memcheck-%p.log";
+		for (j = 0; argv[j] && i < 79; j++)
+			wrapped[i++] = argv[j];
+		wrapped[i] = NULL;
+		argv = wrapped;
+	}
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
 
 #define assert_contains(haystack, needle) do { \
 	const char *h_ = (haystack), *n_ = (needle); \
@@ -105,8 +141,7 @@ harness_run(const char *const *argv, const char *in_path, char **out, char **err
 		dup2(in_fd, 0);
 		dup2(out_fd, 1);
 		dup2(err_fd, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
+		harness_exec(argv);
 	}
 	close(out_fd);
 	close(err_fd);
@@ -174,10 +209,9 @@ harness_start(struct harness_server *s, const char *certdir, const char *const *
 		fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
+		harness_exec(argv);
 	}
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < 1500; i++) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			s->pid = 0;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -192,7 +226,7 @@ harness_start(struct harness_server *s, const char *certdir, const char *const *
 		free(log);
 		nanosleep(&pause, NULL);
 	}
-	fail_msg("the server did not start within 10 s");
+	fail_msg("the server did not start within 30 s");
 	return -1;
 }
 
