@@ -32,7 +32,7 @@
 static const char usage_text[] =
     "usage: poolguard serve  --config PATH --tls-cert FILE --tls-key FILE\n"
     "                        [--inventory PATH... | --kube | --kubeconfig FILE]\n"
-    "                        [--unsynced deny|allow] [--reservation-seconds N]\n"
+    "                        [--unsynced deny|allow] [--reservation-seconds N] [--client-ca FILE]\n"
     "                        [--listen HOST:PORT] [--max-body-bytes N] [--log-level LEVEL]\n"
     "       poolguard review --config PATH [--inventory PATH]... [FILE|-]\n"
     "       poolguard check  --config PATH [--namespace NS] [-o text|json|junit]\n"
@@ -51,6 +51,7 @@ struct cli {
 	const char *listen;
 	const char *tls_cert;
 	const char *tls_key;
+	const char *client_ca;
 	size_t body_cap;
 	int in_cluster;
 	const char *kubeconfig;
@@ -74,6 +75,7 @@ enum {
 	OPT_UNSYNCED,
 	OPT_RESERVATION,
 	OPT_WARNINGS_AS_ERRORS,
+	OPT_CLIENT_CA,
 	OPT_HELP
 };
 
@@ -92,6 +94,7 @@ static const struct option cli_options[] = {
 	{"reservation-seconds", required_argument, NULL, OPT_RESERVATION},
 	{"output", required_argument, NULL, 'o'},
 	{"warnings-as-errors", no_argument, NULL, OPT_WARNINGS_AS_ERRORS},
+	{"client-ca", required_argument, NULL, OPT_CLIENT_CA},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -161,6 +164,9 @@ cli_parse(int argc, char **argv, struct cli *cli)
 				cli->output = CHECK_JUNIT;
 			else
 				usage_error("-o '%s': expected text, json or junit", optarg);
+			break;
+		case OPT_CLIENT_CA:
+			cli->client_ca = optarg;
 			break;
 		case OPT_WARNINGS_AS_ERRORS:
 			cli->warnings_as_errors = 1;
@@ -282,6 +288,7 @@ cmd_serve(int argc, char **argv)
 	opts.listen = cli.listen;
 	opts.cert_file = cli.tls_cert;
 	opts.key_file = cli.tls_key;
+	opts.client_ca_file = cli.client_ca;
 	opts.body_cap = cli.body_cap;
 	opts.validate = webhook_validate;
 	opts.ctx = &wh;

@@ -49,6 +49,7 @@ static pthread_mutex_t server_cert_lock = PTHREAD_MUTEX_INITIALIZER;
 struct server {
 	struct MHD_Daemon *daemon;
 	struct server_options opts;
+	char *client_ca_pem;	/* must outlive the daemon */
 	unsigned port;
 	time_t not_after;
 	atomic_int in_flight;
@@ -125,6 +126,9 @@ server_reply_error(struct MHD_Connection *conn, unsigned status, const char *all
 	case MHD_HTTP_CONTENT_TOO_LARGE:
 		what = "request body too large";
 		break;
+	case MHD_HTTP_FORBIDDEN:
+		what = "a client certificate signed by the configured client CA is required";
+		break;
 	default:
 		what = "internal error";
 	}
@@ -143,6 +147,23 @@ server_is_json(const char *content_type)
 	    (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
+/* 1 when the peer presented a certificate that chains to the client CA. */
+static int
+server_client_verified(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info;
+	gnutls_session_t tls;
+	unsigned int status = 1, count = 0;
+
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (info == NULL || info->tls_session == NULL)
+		return 0;
+	tls = info->tls_session;
+	if (gnutls_certificate_get_peers(tls, &count) == NULL || count == 0)
+		return 0;
+	return gnutls_certificate_verify_peers2(tls, &status) == 0 && status == 0;
+}
+
 /* Decides the route and any error that needs no body, on the first call. */
 static void
 server_route(struct server *srv, struct MHD_Connection *conn, const char *url,
@@ -155,6 +176,8 @@ server_route(struct server *srv, struct MHD_Connection *conn, const char *url,
 		req->route = ROUTE_VALIDATE;
 		if (strcmp(method, "POST") != 0)
 			req->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		else if (srv->client_ca_pem && !server_client_verified(conn))
+			req->status = MHD_HTTP_FORBIDDEN;
 		else if (!server_is_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_TYPE)))
 			req->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
@@ -467,6 +490,8 @@ server_reload_certificate(struct server *srv, struct pg_error *err)
 	return PG_OK;
 }
 
+static struct MHD_OptionItem server_no_options[] = {{MHD_OPTION_END, 0, NULL}};
+
 static struct MHD_Daemon *
 server_daemon(struct server *srv, unsigned flags, unsigned port, struct sockaddr *addr)
 {
@@ -475,6 +500,8 @@ server_daemon(struct server *srv, unsigned flags, unsigned port, struct sockaddr
 
 	return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, server_access, srv,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, server_cert_retrieve,
+	    srv->client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_ARRAY,
+	    srv->client_ca_pem ? (void *)srv->client_ca_pem : (void *)server_no_options,
 	    MHD_OPTION_HTTPS_PRIORITIES, SERVER_TLS_PRIORITIES,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, srv->opts.connection_limit,
@@ -492,6 +519,7 @@ server_start(const struct server_options *opts, struct server **out, struct pg_e
 	struct sockaddr_storage addr;
 	const union MHD_DaemonInfo *info;
 	unsigned flags, port = 0;
+	size_t cert_len;
 	int any = 0, result;
 
 	*out = NULL;
@@ -504,6 +532,9 @@ server_start(const struct server_options *opts, struct server **out, struct pg_e
 		srv->opts.connection_timeout = 30;
 	if (srv->opts.body_cap == 0)
 		srv->opts.body_cap = SERVER_DEFAULT_BODY_CAP;
+	if (opts->client_ca_file && (result = fileio_read(opts->client_ca_file, SERVER_PEM_MAX,
+	    &srv->client_ca_pem, &cert_len, err)))
+		goto fail;
 	if ((result = server_reload_certificate(srv, err)) ||
 	    (result = server_parse_listen(opts->listen, &addr, &any, &port, err)))
 		goto fail;
@@ -526,6 +557,7 @@ server_start(const struct server_options *opts, struct server **out, struct pg_e
 	*out = srv;
 	return PG_OK;
 fail:
+	free(srv->client_ca_pem);
 	free(srv);
 	return result;
 }
@@ -573,5 +605,6 @@ server_stop(struct server *srv, unsigned grace_ms)
 		server_cert_retired = next;
 	}
 	pthread_mutex_unlock(&server_cert_lock);
+	free(srv->client_ca_pem);
 	free(srv);
 }

@@ -30,6 +30,7 @@ struct server_options {
 	const char *listen;		/* "host:port", ":port" (all addresses), "[::1]:port" */
 	const char *cert_file;
 	const char *key_file;
+	const char *client_ca_file;	/* POST /validate needs a client certificate it signed */
 	size_t body_cap;
 	unsigned threads;		/* 0: one per core */
 	unsigned connection_limit;
