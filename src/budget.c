@@ -122,7 +122,66 @@ budget_role_for(const struct config *cfg, const char *namespace, budget_label_fn
 long
 budget_role_used(const struct config *cfg, const long *role_usage, size_t r)
 {
+	if (cfg->roles[r].pooler.index >= 0)
+		return config_role_server_connections(cfg, r) + cfg->roles[r].external_connections;
 	return role_usage[r] + cfg->roles[r].external_connections;
+}
+
+long
+budget_pooler_used(const struct config *cfg, const long *role_usage, size_t p)
+{
+	long used = 0;
+	size_t r;
+
+	for (r = 0; r < cfg->role_count; r++)
+		if (cfg->roles[r].pooler.index == (int)p)
+			used += role_usage[r];
+	return used;
+}
+
+long
+budget_pooler_capacity(const struct config *cfg, size_t p)
+{
+	return cfg->poolers[p].instances * cfg->poolers[p].max_client_conn;
+}
+
+size_t
+budget_findings(const struct config *cfg, char (*out)[VERDICT_MESSAGE_MAX], size_t max)
+{
+	const struct role *role;
+	size_t r, n = 0;
+	long server;
+
+	for (r = 0; r < cfg->role_count; r++) {
+		role = &cfg->roles[r];
+		server = config_role_server_connections(cfg, r);
+		if (role->pooler.index < 0 || role->connection_limit == CONFIG_NO_LIMIT ||
+		    server + role->external_connections <= role->connection_limit)
+			continue;
+		if (n < max)
+			snprintf(out[n], VERDICT_MESSAGE_MAX, "role '%s': pooler '%s' can open %ld x "
+			    "min(defaultPoolSize %ld, maxDbConnections %ld) = %ld server connections%s, "
+			    "more than its connection limit %ld", role->name, role->pooler.name,
+			    role->pooler.instances, role->pooler.default_pool_size,
+			    role->pooler.max_db_connections, server, role->external_connections ?
+			    " plus its external ones" : "", role->connection_limit);
+		n++;
+	}
+	return n;
+}
+
+/* What a workload's connections weigh at the database: nothing when a pooler stands between. */
+static long
+budget_db_share(const struct config *cfg, int role, long connections)
+{
+	return role >= 0 && cfg->roles[role].pooler.index < 0 ? connections : 0;
+}
+
+/* 1 when role r sits behind pooler p. */
+static int
+budget_behind(const struct config *cfg, int role, int p)
+{
+	return role >= 0 && p >= 0 && cfg->roles[role].pooler.index == p;
 }
 
 long
@@ -167,14 +226,8 @@ budget_describe_over(char *buf, size_t size, const char *what, const char *name,
  * cluster already hold.
  */
 static void
-budget_describe_fit(char *buf, size_t size, const struct config *cfg,
-    const struct budget_change *c, long role_other, long cluster_other)
+budget_describe_fit(char *buf, size_t size, const struct budget_change *c, long room)
 {
-	long room = cfg->max_connections - cluster_other;
-	long limit = cfg->roles[c->role].connection_limit;
-
-	if (limit != CONFIG_NO_LIMIT && limit - role_other < room)
-		room = limit - role_other;
 	if (room < 0)
 		room = 0;
 	if (room < c->pool_per_pod) {
@@ -191,66 +244,106 @@ budget_describe_fit(char *buf, size_t size, const struct config *cfg,
 		    room / c->pool_per_pod, c->pool_per_pod);
 }
 
+/* The connections left for this workload: the tightest of the limits that count it. */
+static long
+budget_room(const struct config *cfg, const struct budget_change *c, const struct verdict *v,
+    long after)
+{
+	long room, limit = cfg->roles[c->role].connection_limit;
+
+	if (v->pooler >= 0)
+		return v->pooler_capacity - (v->pooler_used - after);
+	room = cfg->max_connections - (v->cluster_used - after);
+	if (limit != CONFIG_NO_LIMIT && limit - (v->role_used - after) < room)
+		room = limit - (v->role_used - after);
+	return room;
+}
+
 void
 budget_judge(const struct config *cfg, const long *role_usage,
     const struct budget_change *c, struct verdict *v)
 {
 	const struct role *role;
-	long after = c->replicas * c->pool_per_pod, role_prev, cluster_prev;
-	int role_over, cluster_over, role_grows, cluster_grows;
-	char role_text[300] = "", cluster_text[300] = "", fit[300];
+	long after = c->replicas * c->pool_per_pod, role_prev, pooler_prev;
+	int role_over, cluster_over, pooler_over, role_grows, cluster_grows, pooler_grows, pooled;
+	char over[3][300] = {"", "", ""}, text[1000] = "", fit[300];
+	size_t i;
 
 	verdict_init(v);
+	v->pooler = -1;
 	v->connections_after = after;
 	v->connections_before = c->previous.role >= 0 ? c->previous.connections : 0;
 	v->cluster_limit = cfg->max_connections;
 	v->cluster_used = budget_cluster_used(cfg, role_usage) -
-	    (c->counted.role >= 0 ? c->counted.connections : 0) + (c->role >= 0 ? after : 0);
+	    budget_db_share(cfg, c->counted.role, c->counted.connections) +
+	    budget_db_share(cfg, c->role, after);
 	if (c->role < 0)
 		return;
 	role = &cfg->roles[c->role];
+	pooled = role->pooler.index >= 0;
 	v->role = c->role;
 	v->role_limit = role->connection_limit;
-	v->role_used = budget_role_used(cfg, role_usage, (size_t)c->role) -
-	    (c->counted.role == c->role ? c->counted.connections : 0) + after;
+	v->role_used = budget_role_used(cfg, role_usage, (size_t)c->role);
+	if (!pooled)
+		v->role_used += after - (c->counted.role == c->role ? c->counted.connections : 0);
 
 	role_prev = c->previous.role == c->role ? c->previous.connections : 0;
-	cluster_prev = c->previous.role >= 0 ? c->previous.connections : 0;
-	role_grows = after > role_prev;
-	cluster_grows = after > cluster_prev;
+	role_grows = !pooled && after > role_prev;
+	cluster_grows = budget_db_share(cfg, c->role, after) >
+	    budget_db_share(cfg, c->previous.role, c->previous.connections);
 	role_over = v->role_limit != CONFIG_NO_LIMIT && v->role_used > v->role_limit;
 	cluster_over = v->cluster_used > v->cluster_limit;
+	pooler_over = pooler_grows = 0;
+	if (pooled) {
+		v->pooler = role->pooler.index;
+		v->pooler_capacity = budget_pooler_capacity(cfg, (size_t)v->pooler);
+		v->pooler_used = budget_pooler_used(cfg, role_usage, (size_t)v->pooler) + after -
+		    (budget_behind(cfg, c->counted.role, v->pooler) ? c->counted.connections : 0);
+		pooler_prev = budget_behind(cfg, c->previous.role, v->pooler) ?
+		    c->previous.connections : 0;
+		pooler_grows = after > pooler_prev;
+		pooler_over = v->pooler_used > v->pooler_capacity;
+	}
 	if (role_over)
-		budget_describe_over(role_text, sizeof(role_text), "role", role->name, v->role_used,
+		budget_describe_over(over[0], sizeof(over[0]), "role", role->name, v->role_used,
 		    v->role_limit);
 	if (cluster_over)
-		budget_describe_over(cluster_text, sizeof(cluster_text), "cluster",
-		    cfg->cluster_name, v->cluster_used, v->cluster_limit);
+		budget_describe_over(over[1], sizeof(over[1]), "cluster", cfg->cluster_name,
+		    v->cluster_used, v->cluster_limit);
+	if (pooler_over)
+		snprintf(over[2], sizeof(over[2]), "pooler '%s' would take %ld of %ld client "
+		    "connections (%ld%%), %ld over", cfg->poolers[v->pooler].name, v->pooler_used,
+		    v->pooler_capacity, budget_percent(v->pooler_used, v->pooler_capacity),
+		    v->pooler_used - v->pooler_capacity);
+	for (i = 0; i < 3; i++)
+		if (over[i][0])
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s",
+			    text[0] ? "; " : "", over[i]);
 
-	if ((role_over && role_grows) || (cluster_over && cluster_grows)) {
+	if ((role_over && role_grows) || (cluster_over && cluster_grows) ||
+	    (pooler_over && pooler_grows)) {
 		if (cfg->enforcement == ENFORCEMENT_WARN) {
-			verdict_warn(v, "over budget, admitted because enforcement is warn: %s",
-			    role_over ? role_text : cluster_text);
+			verdict_warn(v, "over budget, admitted because enforcement is warn: %s", text);
 			return;
 		}
-		budget_describe_fit(fit, sizeof(fit), cfg, c, v->role_used - after,
-		    v->cluster_used - after);
+		budget_describe_fit(fit, sizeof(fit), c, budget_room(cfg, c, v, after));
 		verdict_deny(v, "poolguard: %s %s/%s would hold %ld replicas x pool %ld = %ld "
-		    "connections; %s%s%s; %s", c->kind, c->namespace, c->name, c->replicas,
-		    c->pool_per_pod, after, role_over ? role_text : cluster_text,
-		    role_over && cluster_over ? "; " : "", role_over && cluster_over ?
-		    cluster_text : "", fit);
+		    "connections; %s; %s", c->kind, c->namespace, c->name, c->replicas,
+		    c->pool_per_pod, after, text, fit);
 		return;
 	}
-	if (role_over || cluster_over) {
-		verdict_warn(v, "already over budget, this change adds no connections: %s",
-		    role_over ? role_text : cluster_text);
+	if (role_over || cluster_over || pooler_over) {
+		verdict_warn(v, "already over budget, this change adds no connections: %s", text);
 		return;
 	}
 	if (budget_in_warning_band(cfg, v->role_used, v->role_limit))
 		verdict_warn(v, "role '%s' at %ld of %ld connections (%ld%%), warning level %d%%",
 		    role->name, v->role_used, v->role_limit,
 		    budget_percent(v->role_used, v->role_limit), cfg->warn_percent);
+	if (pooled && budget_in_warning_band(cfg, v->pooler_used, v->pooler_capacity))
+		verdict_warn(v, "pooler '%s' at %ld of %ld client connections (%ld%%), warning "
+		    "level %d%%", cfg->poolers[v->pooler].name, v->pooler_used, v->pooler_capacity,
+		    budget_percent(v->pooler_used, v->pooler_capacity), cfg->warn_percent);
 	if (budget_in_warning_band(cfg, v->cluster_used, v->cluster_limit))
 		verdict_warn(v, "cluster '%s' at %ld of %ld connections (%ld%%), warning level %d%%",
 		    cfg->cluster_name, v->cluster_used, v->cluster_limit,

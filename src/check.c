@@ -95,7 +95,7 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
     const struct check_row *rows, size_t count, FILE *out)
 {
 	const long *usage = inventory_role_usage(inv);
-	int rw = 7, dw = 10;
+	int rw = 7, dw = 12;
 	size_t r, i, n;
 	long used;
 
@@ -113,6 +113,9 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
 		for (i = 0; i < count; i++)
 			if (rows[i].role == (int)r)
 				check_print_row(out, rw, cfg->roles[r].name, dw, &rows[i]);
+		if (cfg->roles[r].pooler.index >= 0)
+			fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld\n", rw, cfg->roles[r].name, dw,
+			    "(via pooler)", "", "", config_role_server_connections(cfg, r));
 		if (cfg->roles[r].external_connections > 0)
 			fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld\n", rw, cfg->roles[r].name, dw,
 			    "(external)", "", "", cfg->roles[r].external_connections);
@@ -124,12 +127,21 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
 	for (i = 0; i < count; i++)
 		if (rows[i].role < 0)
 			check_print_row(out, rw, "(none)", dw, &rows[i]);
+	for (i = 0; i < cfg->pooler_count; i++) {
+		used = budget_pooler_used(cfg, usage, i);
+		fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld", rw, "POOLER", dw, cfg->poolers[i].name,
+		    "", "", used);
+		check_print_limit_columns(out, used, budget_pooler_capacity(cfg, i));
+	}
 	used = budget_cluster_used(cfg, usage);
 	fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld", rw, "CLUSTER", dw, cfg->cluster_name, "",
 	    "", used);
 	check_print_limit_columns(out, used, cfg->max_connections);
 	fprintf(out, "(cluster usage includes %ld reserved connections; workloads under (none) "
 	    "match no role and are outside the budget)\n", cfg->reserved_connections);
+	if (cfg->pooler_count > 0)
+		fprintf(out, "(a role behind a pooler counts the pooler's server connections at the "
+		    "database; its pods' connections count against the POOLER's client capacity)\n");
 	for (i = 0; i < count; i++)
 		if (rows[i].pods != rows[i].w.replicas) {
 			fprintf(out, "(* counted at its HorizontalPodAutoscaler's maxReplicas)\n");
@@ -138,10 +150,14 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
 }
 
 static void
-check_print_verdicts(const struct check_row *rows, size_t count, FILE *out,
-    const struct check_summary *summary)
+check_print_verdicts(const struct config *cfg, const struct check_row *rows, size_t count,
+    FILE *out, const struct check_summary *summary)
 {
-	size_t i, j;
+	char findings[8][VERDICT_MESSAGE_MAX];
+	size_t i, j, n = budget_findings(cfg, findings, 8);
+
+	for (i = 0; i < n && i < 8; i++)
+		fprintf(out, "FINDING  %s\n", findings[i]);
 
 	for (i = 0; i < count; i++) {
 		const struct verdict *v = &rows[i].verdict;
@@ -220,6 +236,14 @@ check_print_json(const struct config *cfg, const struct inventory *inv,
 		warnings = cJSON_AddArrayToObject(item, "warnings");
 		for (j = 0; j < row->verdict.warning_count; j++)
 			cJSON_AddItemToArray(warnings, cJSON_CreateString(row->verdict.warnings[j]));
+	}
+	{
+		char findings[8][VERDICT_MESSAGE_MAX];
+		size_t n = budget_findings(cfg, findings, 8);
+
+		list = cJSON_AddArrayToObject(root, "findings");
+		for (i = 0; i < n && i < 8; i++)
+			cJSON_AddItemToArray(list, cJSON_CreateString(findings[i]));
 	}
 	sum = cJSON_AddObjectToObject(root, "summary");
 	cJSON_AddNumberToObject(sum, "workloads", (double)summary->workloads);
@@ -356,7 +380,7 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 	case CHECK_TEXT:
 		check_print_table(cfg, inv, rows, count, out);
 		fputc('\n', out);
-		check_print_verdicts(rows, count, out, summary);
+		check_print_verdicts(cfg, rows, count, out, summary);
 		break;
 	case CHECK_JSON:
 		if ((result = check_print_json(cfg, inv, rows, count, out, summary)))

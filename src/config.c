@@ -495,6 +495,38 @@ config_field_selector(struct config_parser *p, yaml_node_t *n, const char *path,
 }
 
 static int
+config_field_pooler_name(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
+{
+	return config_parse_string(p, n, path, dst);
+}
+
+static int
+config_field_positive(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
+{
+	return config_parse_long(p, n, path, 1, CONFIG_INT_MAX, dst);
+}
+
+static const struct config_field config_pooler_fields[] = {
+	{"name", config_field_pooler_name, offsetof(struct role_pooler, name), 1},
+	{"instances", config_field_positive, offsetof(struct role_pooler, instances), 1},
+	{"maxClientConn", config_field_positive, offsetof(struct role_pooler, max_client_conn), 1},
+	{"defaultPoolSize", config_field_positive,
+	    offsetof(struct role_pooler, default_pool_size), 0},
+	{"maxDbConnections", config_field_count,
+	    offsetof(struct role_pooler, max_db_connections), 0},
+};
+
+static int
+config_field_pooler(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
+{
+	struct role_pooler *pooler = dst;
+
+	pooler->default_pool_size = 20;		/* PgBouncer's default_pool_size */
+	pooler->line = (int)n->start_mark.line + 1 + p->line_offset;
+	return config_parse_mapping(p, n, path, config_pooler_fields, 5, pooler);
+}
+
+static int
 config_field_role_name(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
 {
 	return config_parse_string(p, n, path, dst);
@@ -506,7 +538,55 @@ static const struct config_field config_role_fields[] = {
 	{"namespaces", config_field_namespaces, offsetof(struct role, namespaces), 0},
 	{"selector", config_field_selector, offsetof(struct role, selector), 0},
 	{"externalConnections", config_field_count, offsetof(struct role, external_connections), 0},
+	{"pooler", config_field_pooler, offsetof(struct role, pooler), 0},
 };
+
+/* Registers a role's pooler, which must agree with other roles behind the same name. */
+static int
+config_add_pooler(struct config_parser *p, struct config *cfg, struct role *role,
+    yaml_node_t *node, const char *path)
+{
+	struct pooler *grown, *pl;
+	char at[300];
+	size_t i;
+
+	snprintf(at, sizeof(at), "%s.pooler", path);
+	for (i = 0; i < cfg->pooler_count; i++) {
+		pl = &cfg->poolers[i];
+		if (strcmp(pl->name, role->pooler.name) != 0)
+			continue;
+		if (pl->instances != role->pooler.instances ||
+		    pl->max_client_conn != role->pooler.max_client_conn)
+			return config_fail(p, node, at, "pooler '%.60s' is declared with other "
+			    "instances or maxClientConn by another role; roles behind one pooler "
+			    "must agree", pl->name);
+		role->pooler.index = (int)i;
+		return PG_OK;
+	}
+	if ((grown = realloc(cfg->poolers, (cfg->pooler_count + 1) * sizeof(*grown))) == NULL)
+		return pg_error_set(p->err, PG_ERR_NOMEM, "out of memory");
+	cfg->poolers = grown;
+	pl = &cfg->poolers[cfg->pooler_count];
+	if ((pl->name = strdup(role->pooler.name)) == NULL)
+		return pg_error_set(p->err, PG_ERR_NOMEM, "out of memory");
+	pl->instances = role->pooler.instances;
+	pl->max_client_conn = role->pooler.max_client_conn;
+	role->pooler.index = (int)cfg->pooler_count++;
+	return PG_OK;
+}
+
+long
+config_role_server_connections(const struct config *cfg, size_t r)
+{
+	const struct role_pooler *pl = &cfg->roles[r].pooler;
+	long per = pl->default_pool_size;
+
+	if (pl->index < 0)
+		return 0;
+	if (pl->max_db_connections > 0 && pl->max_db_connections < per)
+		per = pl->max_db_connections;
+	return pl->instances * per;
+}
 
 static int
 config_field_roles(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
@@ -531,7 +611,10 @@ config_field_roles(struct config_parser *p, yaml_node_t *n, const char *path, vo
 		snprintf(at, sizeof(at), "%s[%zu]", path, cfg->role_count);
 		role = &cfg->roles[cfg->role_count++];
 		role->line = (int)child->start_mark.line + 1 + p->line_offset;
-		if ((result = config_parse_mapping(p, child, at, config_role_fields, 5, role)))
+		role->pooler.index = -1;
+		if ((result = config_parse_mapping(p, child, at, config_role_fields, 6, role)))
+			return result;
+		if (role->pooler.name && (result = config_add_pooler(p, cfg, role, child, at)))
 			return result;
 		for (i = 0; i + 1 < cfg->role_count; i++)
 			if (strcmp(cfg->roles[i].name, role->name) == 0)
@@ -647,7 +730,11 @@ config_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
+	for (i = 0; i < cfg->pooler_count; i++)
+		free(cfg->poolers[i].name);
+	free(cfg->poolers);
 	for (i = 0; i < cfg->role_count; i++) {
+		free(cfg->roles[i].pooler.name);
 		free(cfg->roles[i].name);
 		config_free_strings(cfg->roles[i].namespaces, cfg->roles[i].namespace_count);
 		config_selector_release(&cfg->roles[i].selector);

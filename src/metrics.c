@@ -189,6 +189,25 @@ metrics_write_budget(FILE *out, const struct metrics_view *v)
 	    "Connections held over max_connections, 1 is full.");
 	fprintf(out, "poolguard_cluster_utilization_ratio{cluster=\"%s\"} %.6f\n", cluster,
 	    metrics_ratio(used, cfg->max_connections));
+	if (cfg->pooler_count > 0) {
+		metrics_head(out, "poolguard_pooler_client_connections", "gauge",
+		    "Client connections the pods of the roles behind a pooler hold.");
+		for (r = 0; r < cfg->pooler_count; r++) {
+			metrics_label(role, sizeof(role), cfg->poolers[r].name);
+			fprintf(out, "poolguard_pooler_client_connections{pooler=\"%s\"} %ld\n", role,
+			    budget_pooler_used(cfg, v->role_usage, r));
+		}
+		metrics_head(out, "poolguard_pooler_max_client_connections", "gauge",
+		    "A pooler's client capacity: instances x max_client_conn.");
+		for (r = 0; r < cfg->pooler_count; r++) {
+			metrics_label(role, sizeof(role), cfg->poolers[r].name);
+			fprintf(out, "poolguard_pooler_max_client_connections{pooler=\"%s\"} %ld\n", role,
+			    budget_pooler_capacity(cfg, r));
+		}
+	}
+	metrics_head(out, "poolguard_budget_findings", "gauge",
+	    "Roles whose poolers can open more server connections than the role's limit.");
+	fprintf(out, "poolguard_budget_findings %zu\n", budget_findings(cfg, NULL, 0));
 	metrics_head(out, "poolguard_warn_ratio", "gauge",
 	    "The budget's warnPercent as a ratio, for alerts that follow the budget.");
 	fprintf(out, "poolguard_warn_ratio %.2f\n", cfg->warn_percent / 100.0);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "poolguard/budget.h"
 #include "poolguard/fileio.h"
 #include "poolguard/log.h"
 #include "poolguard/manifest.h"
@@ -53,6 +54,13 @@ reload_build(const struct reload_options *opts, struct snapshot **out, struct pg
 	*out = NULL;
 	if ((result = config_load(opts->config_path, &cfg, err)))
 		return result;
+	{
+		char findings[8][VERDICT_MESSAGE_MAX];
+		size_t n = budget_findings(cfg, findings, 8);
+
+		for (i = 0; i < (int)n && i < 8; i++)
+			log_message(LOG_WARN, "budget_finding", "%s", findings[i]);
+	}
 	if ((inv = inventory_new(cfg)) == NULL) {
 		config_free(cfg);
 		return pg_error_set(err, PG_ERR_NOMEM, "out of memory");

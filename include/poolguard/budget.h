@@ -52,6 +52,9 @@ struct verdict {
 	long role_limit;
 	long cluster_used;		/* after the change, reserved connections included */
 	long cluster_limit;
+	int pooler;			/* the role's pooler, -1: none */
+	long pooler_used;		/* client connections after the change */
+	long pooler_capacity;
 };
 
 /* Clears v to "allowed, no warnings, outside the budget". */
@@ -75,8 +78,25 @@ void verdict_deny(struct verdict *v, const char *fmt, ...) __attribute__((format
 int budget_role_for(const struct config *cfg, const char *namespace, budget_label_fn label,
     const void *labels);
 
-/* Usage of role r: its workloads' connections plus its external connections. */
+/*
+ * Usage of role r at the database: its workloads' connections plus its
+ * external connections; for a role behind a pooler, the pooler's server
+ * connections instead of its workloads'.
+ */
 long budget_role_used(const struct config *cfg, const long *role_usage, size_t r);
+
+/* Client connections into pooler p: the workloads of every role behind it. */
+long budget_pooler_used(const struct config *cfg, const long *role_usage, size_t p);
+
+/* Client capacity of pooler p: instances x maxClientConn. */
+long budget_pooler_capacity(const struct config *cfg, size_t p);
+
+/*
+ * Findings about the budget itself: roles whose poolers can open more server
+ * connections than the role's limit. Writes up to max messages (each at most
+ * VERDICT_MESSAGE_MAX) and returns how many there are.
+ */
+size_t budget_findings(const struct config *cfg, char (*out)[VERDICT_MESSAGE_MAX], size_t max);
 
 /* Usage of the cluster: reserved connections plus every role's usage. */
 long budget_cluster_used(const struct config *cfg, const long *role_usage);

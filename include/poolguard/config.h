@@ -54,6 +54,26 @@ struct selector {
 	size_t requirement_count;
 };
 
+/*
+ * A PgBouncer deployment in front of the database, named after PgBouncer's
+ * settings. Roles behind the same pooler name share its client capacity.
+ */
+struct pooler {
+	char *name;
+	long instances;			/* PgBouncer processes (pods) */
+	long max_client_conn;		/* max_client_conn of each */
+};
+
+struct role_pooler {
+	int index;			/* into config.poolers, -1: not pooled */
+	char *name;
+	long instances;
+	long max_client_conn;
+	long default_pool_size;		/* default_pool_size (server connections per pool) */
+	long max_db_connections;	/* max_db_connections, 0: no cap */
+	int line;
+};
+
 struct role {
 	char *name;
 	long connection_limit;		/* CONFIG_NO_LIMIT or >= 0 */
@@ -62,6 +82,7 @@ struct role {
 	size_t namespace_count;
 	int has_selector;
 	struct selector selector;
+	struct role_pooler pooler;	/* pods reach the database through PgBouncer */
 	int line;			/* where the role starts in the source, for messages */
 };
 
@@ -78,8 +99,16 @@ struct config {
 	size_t pool_size_variable_count;
 	struct role *roles;
 	size_t role_count;
+	struct pooler *poolers;		/* distinct pooler names, in order of appearance */
+	size_t pooler_count;
 	char *source;			/* the file it was read from */
 };
+
+/*
+ * The server connections a pooled role's PgBouncer instances can open:
+ * instances x min(default_pool_size, max_db_connections); 0 if not pooled.
+ */
+long config_role_server_connections(const struct config *cfg, size_t r);
 
 /*
  * Loads a budget from path, which is a budget.yaml, a ConfigMap manifest

@@ -278,6 +278,43 @@ test_check_configmap_and_hpa(void **state)
 }
 
 static void
+test_check_pooled_budget(void **state)
+{
+	static const char pooled[] =
+	    "cluster: {name: pg, maxConnections: 100, reservedConnections: 3}\n"
+	    "roles:\n"
+	    "  - name: app\n"
+	    "    connectionLimit: 40\n"
+	    "    namespaces: [synergyflow]\n"
+	    "    pooler: {name: pgbouncer, instances: 3, maxClientConn: 100, defaultPoolSize: 20,"
+	    " maxDbConnections: 15}\n";
+	char budget_file[512], *out, *err;
+	const char *fits[] = {POOLGUARD_BIN, "check", "--config", budget_file,
+	    "tests/fixtures/kubectl/deploy-api-10x20.json", NULL};
+	const char *over[] = {POOLGUARD_BIN, "check", "--config", budget_file, "-o", "json",
+	    "tests/fixtures/kubectl/deploy-api-11x20.json", "tests/fixtures/kubectl/deploy-api-6x20.json",
+	    NULL};
+
+	(void)state;
+	snprintf(budget_file, sizeof(budget_file), "%s/pooled.yaml", dir);
+	harness_write(budget_file, pooled);
+	/* 200 pod connections reach PgBouncer (300 clients); the database sees 3 x min(20, 15). */
+	assert_int_equal(harness_run(fits, NULL, &out, &err), 0);
+	assert_contains(out, "app      (via pooler)                                  45\n");
+	assert_contains(out, "POOLER   pgbouncer                                    200     300    "
+	    "67%       100");
+	assert_contains(out, "FINDING  role 'app': pooler 'pgbouncer' can open 3 x min(defaultPoolSize "
+	    "20, maxDbConnections 15) = 45 server connections, more than its connection limit 40");
+	free(out);
+	free(err);
+	/* Two Deployments named api: the later (6 x 20) wins; 120 clients fit. */
+	assert_int_equal(harness_run(over, NULL, &out, &err), 0);
+	assert_contains(out, "\"findings\":\t[\"role 'app': pooler 'pgbouncer' can open");
+	free(out);
+	free(err);
+}
+
+static void
 test_check_public_manifests_and_namespace(void **state)
 {
 	static const char budget[] =
@@ -439,6 +476,7 @@ main(void)
 		cmocka_unit_test(test_check_table),
 		cmocka_unit_test(test_check_kubectl_objects),
 		cmocka_unit_test(test_check_configmap_and_hpa),
+		cmocka_unit_test(test_check_pooled_budget),
 		cmocka_unit_test(test_check_public_manifests_and_namespace),
 		cmocka_unit_test(test_check_sample_and_stdin),
 		cmocka_unit_test(test_check_formats),

@@ -467,6 +467,119 @@ test_warning_is_short_and_printable(void **state)
 	config_free(cfg);
 }
 
+static const char budget_pooled[] =
+    "cluster: {name: pg, maxConnections: 100, reservedConnections: 3}\n"
+    "roles:\n"
+    "  - name: app\n"
+    "    connectionLimit: 60\n"
+    "    namespaces: [synergyflow]\n"
+    "    pooler: {name: pgbouncer, instances: 3, maxClientConn: 100, defaultPoolSize: 20,"
+    " maxDbConnections: 15}\n"
+    "  - name: batch\n"
+    "    connectionLimit: 30\n"
+    "    namespaces: [batch]\n"
+    "    pooler: {name: pgbouncer, instances: 3, maxClientConn: 100, defaultPoolSize: 5}\n";
+
+static void
+test_pooled_role(void **state)
+{
+	/* Pods talk to PgBouncer: 3 x 100 = 300 client connections, shared by app and batch. */
+	static const struct judge_row rows[] = {
+		{budget_pooled, 0, -1, -1, 10, 20, 1, 0, NULL, NULL},
+		{budget_pooled, 0, -1, -1, 13, 20, 1, 1, "pooler 'pgbouncer' at 260 of 300 client "
+		    "connections (87%)", NULL},
+		{budget_pooled, 0, -1, -1, 16, 20, 0, 0, "pooler 'pgbouncer' would take 320 of 300 "
+		    "client connections (107%), 20 over", "at most 15 replicas at pool size 20, or "
+		    "pool size at most 18 at 16 replicas"},
+	};
+	struct config *cfg = test_config(budget_pooled);
+	struct judge_row shared = {budget_pooled, 0, -1, -1, 8, 20, 0, 0, NULL, NULL};
+	struct budget_change c;
+	struct verdict v;
+	long usage[2] = {0, 150};
+
+	(void)state;
+	run_rows(rows, sizeof(rows) / sizeof(rows[0]));
+	/* The database sees the pooler's server connections, not the pods': 3 x min(20, 15). */
+	judge(cfg, &rows[0], &v);
+	assert_int_equal(v.role_used, 45);
+	assert_int_equal(v.cluster_used, 3 + 45 + 15);
+	assert_int_equal(config_role_server_connections(cfg, 0), 45);
+	assert_int_equal(config_role_server_connections(cfg, 1), 15);
+	/* batch's 150 clients take the same pooler: app's 8 x 20 = 160 makes 310 of 300. */
+	memset(&c, 0, sizeof(c));
+	c.kind = "deployment";
+	c.namespace = "synergyflow";
+	c.name = "api";
+	c.role = 0;
+	c.replicas = shared.replicas;
+	c.pool_per_pod = 20;
+	c.counted.role = -1;
+	c.previous.role = -1;
+	budget_judge(cfg, usage, &c, &v);
+	assert_false(v.allowed);
+	assert_contains(v.message, "pooler 'pgbouncer' would take 310 of 300");
+	assert_int_equal(budget_pooler_used(cfg, usage, 0), 150);
+	assert_int_equal(budget_pooler_capacity(cfg, 0), 300);
+	config_free(cfg);
+}
+
+static void
+test_pooler_findings(void **state)
+{
+	static const char budget[] =
+	    "cluster: {maxConnections: 500}\n"
+	    "roles:\n"
+	    "  - {name: ok, connectionLimit: 60, namespaces: [a],"
+	    " pooler: {name: p1, instances: 3, maxClientConn: 100, defaultPoolSize: 20}}\n"
+	    "  - {name: too_many, connectionLimit: 50, namespaces: [b],"
+	    " pooler: {name: p2, instances: 3, maxClientConn: 100, maxDbConnections: 50}}\n";
+	char findings[4][VERDICT_MESSAGE_MAX];
+	struct config *cfg = test_config(budget);
+
+	(void)state;
+	/* Three PgBouncers with max_db_connections 50 can open 150 for a role limited to 50. */
+	assert_int_equal(budget_findings(cfg, findings, 4), 1);
+	assert_string_equal(findings[0], "role 'too_many': pooler 'p2' can open 3 x "
+	    "min(defaultPoolSize 20, maxDbConnections 50) = 60 server connections, more than its "
+	    "connection limit 50");
+	config_free(cfg);
+}
+
+static void
+test_pooler_config_errors(void **state)
+{
+	static const struct {
+		const char *yaml;
+		const char *message;
+	} rows[] = {
+		{"cluster: {maxConnections: 500}\nroles:\n"
+		    "  - {name: a, connectionLimit: 5, pooler: {name: p, instances: 3, maxClientConn: 9}}\n"
+		    "  - {name: b, connectionLimit: 5, pooler: {name: p, instances: 2, maxClientConn: 9}}\n",
+		    "test.yaml:4: roles[1].pooler: pooler 'p' is declared with other instances or "
+		    "maxClientConn by another role"},
+		{"cluster: {maxConnections: 500}\nroles:\n"
+		    "  - {name: a, connectionLimit: 5, pooler: {name: p, maxClientConn: 9}}\n",
+		    "test.yaml:3: roles[0].pooler.instances: required key is missing"},
+		{"cluster: {maxConnections: 500}\nroles:\n"
+		    "  - {name: a, connectionLimit: 5, pooler: {name: p, instances: 0, maxClientConn: 9}}\n",
+		    "roles[0].pooler.instances: must be between 1 and"},
+		{"cluster: {maxConnections: 500}\nroles:\n"
+		    "  - {name: a, connectionLimit: 5, pooler: {name: p, instances: 1, maxClientConn: 9,"
+		    " poolMode: transaction}}\n", "roles[0].pooler.poolMode: unknown key"},
+	};
+	struct config *cfg;
+	struct pg_error err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(config_parse(rows[i].yaml, strlen(rows[i].yaml), "test.yaml", 0, &cfg,
+		    &err), PG_ERR_INVALID);
+		assert_contains(err.msg, rows[i].message);
+	}
+}
+
 int
 main(void)
 {
@@ -486,6 +599,9 @@ main(void)
 		cmocka_unit_test(test_role_matching),
 		cmocka_unit_test(test_percent_and_band),
 		cmocka_unit_test(test_warning_is_short_and_printable),
+		cmocka_unit_test(test_pooled_role),
+		cmocka_unit_test(test_pooler_findings),
+		cmocka_unit_test(test_pooler_config_errors),
 	};
 
 	return cmocka_run_group_tests_name("budget", tests, NULL, NULL);
