@@ -20,6 +20,9 @@ DEB_PACKAGES := gcc make pkg-config openssl curl ca-certificates \
 	libmicrohttpd-dev libcjson-dev libyaml-dev libssl-dev libgnutls28-dev \
 	libcmocka-dev libcurl4-openssl-dev prometheus valgrind
 
+include tests/fuzz/fuzz.mk
+DEB_PACKAGES += $(FUZZ_DEB_PACKAGES)
+
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARNINGS) $(CFLAGS) $(PKG_CFLAGS)
@@ -104,7 +107,8 @@ certs/out/serving.crt: certs/make-certs.sh
 	sh certs/make-certs.sh certs/out
 
 # Every test three ways: plain; with ASan and UBSan; the integration tests with the
-# server and the CLI under valgrind memcheck (any error or definite leak fails the run).
+# server and the CLI under valgrind memcheck (any error or definite leak fails the run);
+# then the fuzzers replay their regressions and run 10 s each.
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEGRATION_BIN)
 	@$(MAKE) --no-print-directory -s $(ASAN)/poolguard $(ASAN_TESTS)
@@ -114,6 +118,10 @@ test: deps
 		POOLGUARD_BIN=$(ASAN)/poolguard sh tests/run.sh --suite asan $(ASAN_TESTS)
 	@POOLGUARD_VALGRIND=1 sh tests/run.sh --suite valgrind $(INTEGRATION_BIN)
 	@sh tests/valgrind-logs.sh
+	@$(MAKE) --no-print-directory -s fuzz-regress > $(BUILD)/test-logs/fuzz-regress.log 2>&1; \
+		sh tests/run.sh --count fuzz-regress $$? $(BUILD)/test-logs/fuzz-regress.log
+	@$(MAKE) --no-print-directory -s fuzz-smoke > $(BUILD)/test-logs/fuzz-smoke.log 2>&1; \
+		sh tests/run.sh --count fuzz-smoke $$? $(BUILD)/test-logs/fuzz-smoke.log
 	@sh tests/run.sh --summary
 
 e2e: deps

@@ -14,7 +14,8 @@
 
 struct manifest_converter {
 	yaml_document_t *doc;
-	size_t nodes;
+	size_t nodes;		/* in this text, over all its documents */
+	size_t max_nodes;
 	size_t bytes;		/* scalar text produced, aliases expanded */
 	struct pg_error *err;
 	int result;
@@ -169,9 +170,9 @@ manifest_convert(struct manifest_converter *c, yaml_node_t *node, int depth)
 
 	if (node == NULL)
 		return cJSON_CreateNull();
-	if (++c->nodes > MANIFEST_MAX_NODES || depth > MANIFEST_MAX_DEPTH) {
-		c->result = pg_error_set(c->err, PG_ERR_TOOBIG, "more than %d nodes or deeper "
-		    "than %d levels", MANIFEST_MAX_NODES, MANIFEST_MAX_DEPTH);
+	if (++c->nodes > c->max_nodes || depth > MANIFEST_MAX_DEPTH) {
+		c->result = pg_error_set(c->err, PG_ERR_TOOBIG, "expands to more than %zu nodes "
+		    "or is deeper than %d levels", c->max_nodes, MANIFEST_MAX_DEPTH);
 		return NULL;
 	}
 	switch (node->type) {
@@ -241,8 +242,9 @@ manifest_convert(struct manifest_converter *c, yaml_node_t *node, int depth)
 
 /* Loads YAML documents one by one; *each* is called with a new tree it owns. */
 static int
-manifest_load_yaml(const char *text, size_t len, const char *source,
-    int (*each)(void *, cJSON *, size_t, struct pg_error *), void *arg, struct pg_error *err)
+manifest_load_yaml(const char *text, size_t len, const char *source, size_t max_nodes,
+    size_t *nodes_used, int (*each)(void *, cJSON *, size_t, struct pg_error *), void *arg,
+    struct pg_error *err)
 {
 	struct manifest_converter c;
 	yaml_parser_t parser;
@@ -255,6 +257,10 @@ manifest_load_yaml(const char *text, size_t len, const char *source,
 	if (!yaml_parser_initialize(&parser))
 		return pg_error_set(err, PG_ERR_NOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	/* The caps hold for the whole text: one file cannot pass them document by document. */
+	memset(&c, 0, sizeof(c));
+	c.err = err;
+	c.max_nodes = max_nodes < MANIFEST_MAX_NODES ? max_nodes : MANIFEST_MAX_NODES;
 	for (index = 1;; index++) {
 		if (!yaml_parser_load(&parser, &doc)) {
 			result = pg_error_set(err, PG_ERR_PARSE, "%s:%zu: invalid YAML: %s", source,
@@ -267,9 +273,8 @@ manifest_load_yaml(const char *text, size_t len, const char *source,
 			yaml_document_delete(&doc);
 			break;
 		}
-		memset(&c, 0, sizeof(c));
 		c.doc = &doc;
-		c.err = err;
+		c.result = PG_OK;
 		tree = manifest_convert(&c, root, 0);
 		yaml_document_delete(&doc);
 		if (tree == NULL) {
@@ -281,6 +286,8 @@ manifest_load_yaml(const char *text, size_t len, const char *source,
 			break;
 	}
 	yaml_parser_delete(&parser);
+	if (nodes_used)
+		*nodes_used += c.nodes;
 	return result;
 }
 
@@ -316,7 +323,8 @@ manifest_yaml_to_json(const char *text, size_t len, cJSON **out, struct pg_error
 	int result;
 
 	*out = NULL;
-	result = manifest_load_yaml(text, len, "yaml", manifest_each_keep, out, err);
+	result = manifest_load_yaml(text, len, "yaml", MANIFEST_MAX_NODES, NULL,
+	    manifest_each_keep, out, err);
 	if (result) {
 		cJSON_Delete(*out);
 		*out = NULL;
@@ -373,7 +381,8 @@ manifest_load_text(struct manifest_set *set, const char *text, size_t len, const
 				;
 		}
 	} else
-		result = manifest_load_yaml(text, len, source, manifest_each_push, &arg, err);
+		result = manifest_load_yaml(text, len, source, MANIFEST_SET_MAX_NODES > set->nodes ?
+		    MANIFEST_SET_MAX_NODES - set->nodes : 0, &set->nodes, manifest_each_push, &arg, err);
 	if (result)
 		manifest_truncate(set, before);
 	return result;

@@ -3,6 +3,9 @@
 #
 #   tests/run.sh --reset                 starts a new total
 #   tests/run.sh [--suite NAME] BIN...   runs the binaries, adds their counts to the total
+#   tests/run.sh --count NAME STATUS LOG adds the last "N passed, N failed" line of LOG
+#                                        (another runner's), or one failure if STATUS is not 0
+#                                        and the line says none
 #   tests/run.sh --summary               prints "N passed, N failed" for the total;
 #                                        exits 1 if anything failed
 #
@@ -16,6 +19,29 @@ mkdir -p "$logs"
 case "${1:-}" in
 --reset)
 	rm -f "$totals" "$logs"/memcheck-*.log
+	exit 0
+	;;
+--count)
+	name=$2
+	status=$3
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$4" | tail -n 1)
+	p=0
+	f=0
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*, }
+		f=${f%% failed*}
+	fi
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	echo "$p $f" >> "$totals"
+	if [ "$f" -ne 0 ]; then
+		echo "FAIL $name ($p passed, $f failed, exit $status):"
+		sed 's/^/    /' "$4" | tail -n 40
+	else
+		echo "ok   $name ($p passed)"
+	fi
 	exit 0
 	;;
 --summary)

@@ -17,7 +17,8 @@
 
 /* The largest manifest file read, and the most nodes one YAML document may expand to. */
 #define MANIFEST_MAX_BYTES (64 * 1024 * 1024)
-#define MANIFEST_MAX_NODES 2000000
+#define MANIFEST_MAX_NODES 2000000		/* one file or text, all its documents */
+#define MANIFEST_SET_MAX_NODES 8000000		/* everything loaded into one set */
 #define MANIFEST_MAX_DEPTH 100
 
 struct manifest_object {
@@ -29,6 +30,7 @@ struct manifest_set {
 	struct manifest_object *items;
 	size_t count;
 	size_t alloc;
+	size_t nodes;		/* YAML nodes converted so far, aliases expanded */
 };
 
 void manifest_set_init(struct manifest_set *set);

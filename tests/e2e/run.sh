@@ -6,7 +6,8 @@
 #
 # Brings up etcd and kube-apiserver on free ports of 127.0.0.1, applies manifests/rbac.yaml,
 # starts build/poolguard with a kubeconfig of its service account, registers it as a
-# ValidatingWebhookConfiguration and plays the scenarios below. Every step prints "ok - NAME" or
+# ValidatingWebhookConfiguration, checks the install manifests (manifests/, server-side dry runs
+# only) and plays the scenarios below. Every step prints "ok - NAME" or
 # "not ok - NAME" with what went wrong; the last line is "N passed, N failed" and the exit status
 # is 0 only when nothing failed.
 #
@@ -596,6 +597,69 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------------
+# The install manifests. The base (kubectl apply -k manifests) and the overlay that
+# manifests/local/make-overlay.sh writes from certs/out render, and the API server accepts every
+# object of both in a server-side dry run. Nothing is stored: namespace poolguard-system and the
+# objects of rbac.yaml exist already, the ValidatingWebhookConfiguration poolguard keeps calling
+# the poolguard under test, and no Deployment poolguard appears, so the scenarios' numbers are
+# untouched. make-overlay.sh runs on a copy of manifests/ in $tmp, so the working tree is left
+# alone. The cert-manager overlay is only rendered: cert-manager's CRDs are not installed here.
+# ---------------------------------------------------------------------------------------------
+
+check_manifests() {
+	local copy=$tmp/manifests want kinds
+	local base_kinds="ClusterRole ClusterRoleBinding ConfigMap Deployment Namespace"
+	base_kinds+=" PodDisruptionBudget Service ServiceAccount ValidatingWebhookConfiguration"
+
+	begin "manifests: kubectl kustomize manifests renders and kubectl apply --dry-run=server -k manifests passes"
+	run k kustomize manifests
+	expect_ok
+	kinds=$(sed -n 's/^kind: //p' <<<"$out" | sort | xargs)
+	expect_eq "kinds rendered from manifests" "$kinds" "$base_kinds"
+	run k apply --dry-run=server -k manifests
+	expect_ok
+	for want in namespace/poolguard-system serviceaccount/poolguard configmap/poolguard-budget \
+	    service/poolguard deployment.apps/poolguard poddisruptionbudget.policy/poolguard \
+	    clusterrole.rbac.authorization.k8s.io/poolguard \
+	    clusterrolebinding.rbac.authorization.k8s.io/poolguard \
+	    validatingwebhookconfiguration.admissionregistration.k8s.io/poolguard; do
+		[ -n "$skip" ] || has "$out" "$want" || problem "the dry run did not list $want"
+	done
+
+	# The local overlay: the Secret poolguard-tls and the caBundle of certs/out/ca.crt.
+	if [ -z "$skip" ] &&
+	    ! { rm -rf "$copy" && cp -R manifests "$copy" && rm -rf "$copy/local/generated"; }; then
+		problem "cannot copy manifests/ to $copy"
+	fi
+	run sh "$copy/local/make-overlay.sh" certs/out
+	expect_ok
+	run k kustomize "$copy/local/generated"
+	expect_ok
+	[ -n "$skip" ] || has "$out" "caBundle: $(base64 -w0 certs/out/ca.crt)" ||
+	    problem "the local overlay does not set caBundle to certs/out/ca.crt"
+	run k apply --dry-run=server -k "$copy/local/generated"
+	expect_ok
+	[ -n "$skip" ] || has "$out" "secret/poolguard-tls" || problem "the dry run did not list secret/poolguard-tls"
+
+	run k kustomize manifests/overlays/cert-manager
+	expect_ok
+	for want in "kind: Certificate" "kind: Issuer" "secretName: poolguard-tls" \
+	    "cert-manager.io/inject-ca-from: poolguard-system/poolguard"; do
+		[ -n "$skip" ] || has "$out" "$want" || problem "the cert-manager overlay lacks '$want'"
+	done
+
+	# Nothing was stored.
+	expect_eq "the webhook's clientConfig.url after the dry runs" \
+	    "$(k get validatingwebhookconfiguration poolguard \
+	        -o 'jsonpath={.webhooks[0].clientConfig.url}' 2>&1)" \
+	    "https://127.0.0.1:$pg_port/validate"
+	run k get deployment poolguard -n poolguard-system
+	[ -n "$skip" ] || [ "$rc" -ne 0 ] || problem "deployment poolguard was stored by a dry run"
+	expect_err "NotFound"
+	end
+}
+
+# ---------------------------------------------------------------------------------------------
 # Scenarios. Role synergyflow_app: limit 200, warning from 160 (80%). A Deployment holds
 # replicas x pool connections; no pool variable means the default pool, 10. The running total
 # (role usage) is kept in the comments; the cluster (300, 3 reserved) never binds first.
@@ -895,6 +959,7 @@ echo "# poolguard e2e in $root, state in $tmp"
     echo "# E2E_INVENTORY: poolguard judges against $E2E_INVENTORY, not the live cluster"
 
 bring_up
+check_manifests
 for s in a b c d e f g h i; do
 	"scenario_$s"
 done

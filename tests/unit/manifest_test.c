@@ -222,7 +222,7 @@ static const struct error_row error_rows[] = {
 	{"complex mapping key", "kind: A\n---\n? [a, b]\n: c\n", PG_ERR_INVALID,
 	    "in.yaml (document 2): line 3: mapping keys must be scalars", 0},
 	{"self-referencing alias", "kind: A\n---\na: &a [*a]\n", PG_ERR_TOOBIG,
-	    "in.yaml (document 2): more than 2000000 nodes or deeper than 100 levels", 0},
+	    "in.yaml (document 2): expands to more than 2000000 nodes or is deeper than 100 levels", 0},
 };
 
 /* Every failure leaves the set as it was and says where. */
@@ -284,8 +284,8 @@ test_depth_cap(void **state)
 		} else {
 			assert_int_equal(manifest_load_text(&set, text, n, "deep.yaml", &err),
 			    PG_ERR_TOOBIG);
-			assert_string_equal(err.msg, "deep.yaml (document 1): more than 2000000 "
-			    "nodes or deeper than 100 levels");
+			assert_string_equal(err.msg, "deep.yaml (document 1): expands to more than 2000000 "
+			    "nodes or is deeper than 100 levels");
 			assert_int_equal(set.count, 0);
 		}
 		manifest_set_release(&set);
@@ -475,8 +475,8 @@ test_alias_bomb(void **state)
 	alarm(HANG_LIMIT_SECONDS);
 	assert_int_equal(manifest_load_text(&set, bomb, strlen(bomb), "bomb.yaml", &err),
 	    PG_ERR_TOOBIG);
-	assert_string_equal(err.msg, "bomb.yaml (document 1): more than 2000000 nodes or deeper "
-	    "than 100 levels");
+	assert_string_equal(err.msg, "bomb.yaml (document 1): expands to more than 2000000 nodes "
+	    "or is deeper than 100 levels");
 	assert_set_is_one(&set, before);
 	manifest_set_release(&set);
 
@@ -861,6 +861,26 @@ test_regression_alias_bytes_uncapped(void **state)
 	free(text);
 }
 
+/*
+ * Regression: the node cap was counted per document, so forty documents each
+ * just under it (tests/fuzz/regressions/manifest-alias-docs-oom.bin, found
+ * while fuzzing) took 8 GB. The cap now holds for the whole file.
+ */
+static void
+test_regression_alias_documents(void **state)
+{
+	struct manifest_set set;
+	struct pg_error err;
+
+	(void)state;
+	manifest_set_init(&set);
+	assert_int_equal(manifest_load(&set, "tests/fuzz/regressions/manifest-alias-docs-oom.bin",
+	    &err), PG_ERR_TOOBIG);
+	TF_ASSERT_CONTAINS(err.msg, "(document 2): expands to more than 2000000 nodes");
+	assert_int_equal(set.count, 0);
+	manifest_set_release(&set);
+}
+
 int
 main(void)
 {
@@ -873,6 +893,7 @@ main(void)
 		cmocka_unit_test(test_yaml_to_json_documents),
 		cmocka_unit_test(test_aliases_expanded),
 		cmocka_unit_test(test_alias_bomb),
+		cmocka_unit_test(test_regression_alias_documents),
 		cmocka_unit_test(test_load_directory),
 		cmocka_unit_test(test_load_directory_failure),
 		cmocka_unit_test(test_load_files),
