@@ -118,6 +118,10 @@ test: deps
 		POOLGUARD_BIN=$(ASAN)/poolguard sh tests/run.sh --suite asan $(ASAN_TESTS)
 	@POOLGUARD_VALGRIND=1 sh tests/run.sh --suite valgrind $(INTEGRATION_BIN)
 	@sh tests/valgrind-logs.sh
+	@sh manifests/monitoring/check-rules.sh > $(BUILD)/test-logs/rules.log 2>&1; \
+		st=$$?; [ $$st -eq 0 ] && echo "1 passed, 0 failed" >> $(BUILD)/test-logs/rules.log; \
+		sh tests/run.sh --count "promtool check rules + test rules" $$st \
+		$(BUILD)/test-logs/rules.log
 	@$(MAKE) --no-print-directory -s fuzz-regress > $(BUILD)/test-logs/fuzz-regress.log 2>&1; \
 		sh tests/run.sh --count fuzz-regress $$? $(BUILD)/test-logs/fuzz-regress.log
 	@$(MAKE) --no-print-directory -s fuzz-smoke > $(BUILD)/test-logs/fuzz-smoke.log 2>&1; \

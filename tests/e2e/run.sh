@@ -35,7 +35,7 @@ pool_var=SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE
 pool_env="{.spec.template.spec.containers[0].env[?(@.name==\"$pool_var\")]"
 pool_value="$pool_env.value}"
 pool_ref="$pool_env.valueFrom.configMapKeyRef.name}"
-webhook_name=budget.poolguard.io
+webhook_name=budget.poolguard.dev
 
 passed=0
 failed=0
