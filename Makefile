@@ -8,7 +8,7 @@
 #   make lint     clang-format check and the banned-function check
 
 CC ?= cc
-PKGS := libmicrohttpd libcjson yaml-0.1 openssl libcurl gnutls
+PKGS := libmicrohttpd libcjson yaml-0.1 openssl libcurl gnutls libpq
 CFLAGS ?= -O2 -g
 # Messages are cut to fit their buffers on purpose, so truncation is not a warning.
 WARNINGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -Wno-format-truncation
@@ -18,7 +18,8 @@ BUILD := build
 # Debian packages the build, the tests and `make run` need.
 DEB_PACKAGES := gcc make pkg-config openssl curl ca-certificates \
 	libmicrohttpd-dev libcjson-dev libyaml-dev libssl-dev libgnutls28-dev \
-	libcmocka-dev libcurl4-openssl-dev prometheus valgrind
+	libcmocka-dev libcurl4-openssl-dev libpq-dev prometheus valgrind \
+	postgresql pgbouncer
 
 include tests/fuzz/fuzz.mk
 DEB_PACKAGES += $(FUZZ_DEB_PACKAGES)
@@ -108,7 +109,8 @@ certs/out/serving.crt: certs/make-certs.sh
 
 # Every test three ways: plain; with ASan and UBSan; the integration tests with the
 # server and the CLI under valgrind memcheck (any error or definite leak fails the run);
-# then the fuzzers replay their regressions and run 10 s each.
+# then the database tests against real PostgreSQL and PgBouncer, the alert rules, and the
+# fuzzers' regressions and 10 s of each fuzzer.
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEGRATION_BIN)
 	@$(MAKE) --no-print-directory -s $(ASAN)/poolguard $(ASAN_TESTS)
@@ -118,6 +120,10 @@ test: deps
 		POOLGUARD_BIN=$(ASAN)/poolguard sh tests/run.sh --suite asan $(ASAN_TESTS)
 	@POOLGUARD_VALGRIND=1 sh tests/run.sh --suite valgrind $(INTEGRATION_BIN)
 	@sh tests/valgrind-logs.sh
+	@POOLGUARD_TOTALS=$(BUILD)/test-logs/totals bash tests/db/db_test.sh \
+		> $(BUILD)/test-logs/db.log 2>&1; st=$$?; grep -E '^(ok|not ok)' $(BUILD)/test-logs/db.log \
+		| sed 's/^/    db: /' | grep 'not ok' ; echo "db   real PostgreSQL and PgBouncer: \
+		$$(tail -n 1 $(BUILD)/test-logs/db.log) (exit $$st)"
 	@sh manifests/monitoring/check-rules.sh > $(BUILD)/test-logs/rules.log 2>&1; \
 		st=$$?; [ $$st -eq 0 ] && echo "1 passed, 0 failed" >> $(BUILD)/test-logs/rules.log; \
 		sh tests/run.sh --count "promtool check rules + test rules" $$st \

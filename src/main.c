@@ -11,6 +11,7 @@
 
 #include "poolguard/check.h"
 #include "poolguard/config.h"
+#include "poolguard/db.h"
 #include "poolguard/fileio.h"
 #include "poolguard/inventory.h"
 #include "poolguard/kube.h"
@@ -37,6 +38,9 @@ static const char usage_text[] =
     "       poolguard review --config PATH [--inventory PATH]... [FILE|-]\n"
     "       poolguard check  --config PATH [--namespace NS] [-o text|json|junit]\n"
     "                        [--warnings-as-errors] PATH...\n"
+    "       poolguard db     --config PATH [--conninfo STR] [--pgbouncer STR [--pooler NAME]]\n"
+    "                        [--inventory PATH]... [-o text|json]\n"
+    "       poolguard db     --write-budget [--conninfo STR]\n"
     "       poolguard version\n"
     "\n"
     "PATH for --config: a budget.yaml, a ConfigMap manifest holding it, or a mounted\n"
@@ -418,6 +422,8 @@ main(int argc, char **argv)
 		return cmd_review(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "db") == 0)
+		return dbcmd_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		puts("poolguard " POOLGUARD_VERSION);
 		return 0;
