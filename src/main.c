@@ -12,6 +12,7 @@
 #include "poolguard/check.h"
 #include "poolguard/config.h"
 #include "poolguard/db.h"
+#include "poolguard/dbwatch.h"
 #include "poolguard/fileio.h"
 #include "poolguard/inventory.h"
 #include "poolguard/kube.h"
@@ -34,6 +35,7 @@ static const char usage_text[] =
     "usage: poolguard serve  --config PATH --tls-cert FILE --tls-key FILE\n"
     "                        [--inventory PATH... | --kube | --kubeconfig FILE]\n"
     "                        [--unsynced deny|allow] [--reservation-seconds N] [--client-ca FILE]\n"
+    "                        [--db[=CONNINFO]]\n"
     "                        [--listen HOST:PORT] [--max-body-bytes N] [--log-level LEVEL]\n"
     "       poolguard review --config PATH [--inventory PATH]... [FILE|-]\n"
     "       poolguard check  --config PATH [--namespace NS] [-o text|json|junit]\n"
@@ -56,6 +58,8 @@ struct cli {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *client_ca;
+	const char *db_conninfo;		/* serve --db */
+	int with_db;
 	size_t body_cap;
 	int in_cluster;
 	const char *kubeconfig;
@@ -80,6 +84,7 @@ enum {
 	OPT_RESERVATION,
 	OPT_WARNINGS_AS_ERRORS,
 	OPT_CLIENT_CA,
+	OPT_DB,
 	OPT_HELP
 };
 
@@ -99,6 +104,7 @@ static const struct option cli_options[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"warnings-as-errors", no_argument, NULL, OPT_WARNINGS_AS_ERRORS},
 	{"client-ca", required_argument, NULL, OPT_CLIENT_CA},
+	{"db", optional_argument, NULL, OPT_DB},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -168,6 +174,10 @@ cli_parse(int argc, char **argv, struct cli *cli)
 				cli->output = CHECK_JUNIT;
 			else
 				usage_error("-o '%s': expected text, json or junit", optarg);
+			break;
+		case OPT_DB:
+			cli->with_db = 1;
+			cli->db_conninfo = optarg ? optarg : "";
 			break;
 		case OPT_CLIENT_CA:
 			cli->client_ca = optarg;
@@ -303,8 +313,11 @@ cmd_serve(int argc, char **argv)
 		kube_client_free(client);
 		return EXIT_USAGE;
 	}
-	if (reloader_start(&reload, &holder, srv, cli.tls_cert, cli.tls_key, &reloader, &err)) {
+	if ((cli.with_db && dbwatch_start(cli.db_conninfo, 30, &holder, &wh.db, &err)) ||
+	    reloader_start(&reload, &holder, srv, cli.tls_cert, cli.tls_key, &reloader, &err)) {
 		log_message(LOG_ERROR, "start_failed", "%s", err.msg);
+		fprintf(stderr, "poolguard: %s\n", err.msg);
+		dbwatch_stop(wh.db);
 		server_stop(srv, 0);
 		snapshot_holder_release(&holder);
 		kube_client_free(client);
@@ -319,6 +332,7 @@ cmd_serve(int argc, char **argv)
 	log_message(LOG_INFO, "stopping", "signal %d: finishing requests in flight", sig);
 	reloader_stop(reloader);
 	server_stop(srv, 10000);
+	dbwatch_stop(wh.db);
 	snapshot_holder_release(&holder);
 	kube_client_free(client);
 	log_message(LOG_INFO, "stopped", "bye");

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "poolguard/admission.h"
+#include "poolguard/dbwatch.h"
 #include "poolguard/log.h"
 #include "poolguard/metrics.h"
 #include "poolguard/review.h"
@@ -204,6 +205,8 @@ webhook_metrics(void *ctx)
 		view.live = &stats;
 	}
 	if ((out = open_memstream(&text, &len)) != NULL) {
+		if (wh->db)
+			dbwatch_write_metrics(wh->db, out);
 		if (metrics_write(out, &view) != 0) {
 			fclose(out);
 			free(text);

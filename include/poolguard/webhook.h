@@ -12,8 +12,11 @@
 #include "poolguard/error.h"
 #include "poolguard/snapshot.h"
 
+struct dbwatch;
+
 struct webhook {
 	struct snapshot_holder *holder;	/* the budget and inventory in force */
+	struct dbwatch *db;		/* serve --db: the database's numbers, or NULL */
 	int unsynced_allow;		/* before the first LIST: allow with a warning (else deny) */
 	double reservation_seconds;	/* hold admitted increases this long; 0: never */
 	int allow_bare;			/* accept a bare AdmissionRequest (the review command) */

@@ -508,4 +508,49 @@ else
 	show "$TMP/f-missing.out"
 fi
 
+# ---- g. serve --db: the database's numbers in /metrics, never in the admission path -------------
+sh "$ROOT/certs/make-certs.sh" "$TMP/certs" >/dev/null
+metrics() { curl -s --max-time 5 --cacert "$TMP/certs/ca.crt" "https://127.0.0.1:$1/metrics"; }
+SERVE_PORT=$(free_port "$PGPORT_" "$BOUNCER_PORT")
+"$POOLGUARD" serve --config "$TMP/budget.yaml" --tls-cert "$TMP/certs/serving.crt" \
+	--tls-key "$TMP/certs/serving.key" --listen "127.0.0.1:$SERVE_PORT" --db="$PG" \
+	>"$TMP/serve-db.log" 2>&1 &
+holders+=("$!")
+up=""
+for _ in $(seq 1 50); do
+	metrics "$SERVE_PORT" >"$TMP/g.metrics" 2>/dev/null
+	if grep -q '^poolguard_db_up 1$' "$TMP/g.metrics"; then up=1; break; fi
+	sleep 0.2
+done
+if [ -n "$up" ] && grep -q '^poolguard_db_max_connections 100$' "$TMP/g.metrics" &&
+	grep -q '^poolguard_db_role_connection_limit{role="app"} ' "$TMP/g.metrics" &&
+	grep -q '^poolguard_db_role_connections{role="app"} ' "$TMP/g.metrics" &&
+	grep -q '^poolguard_db_role_drift{role="app"} ' "$TMP/g.metrics"; then
+	ok "g. serve --db: poolguard_db_up 1, max_connections 100, app's limit, live connections and drift in /metrics"
+else
+	not_ok "g. serve --db metrics"
+	show "$TMP/g.metrics"
+	show "$TMP/serve-db.log"
+fi
+DEAD_PORT=$(free_port "$PGPORT_" "$BOUNCER_PORT" "$SERVE_PORT")
+SERVE2_PORT=$(free_port "$PGPORT_" "$BOUNCER_PORT" "$SERVE_PORT" "$DEAD_PORT")
+"$POOLGUARD" serve --config "$TMP/budget.yaml" --tls-cert "$TMP/certs/serving.crt" \
+	--tls-key "$TMP/certs/serving.key" --listen "127.0.0.1:$SERVE2_PORT" \
+	--db="host=127.0.0.1 port=$DEAD_PORT user=poolguard connect_timeout=3" >"$TMP/serve-dead.log" 2>&1 &
+holders+=("$!")
+sleep 1
+start=$(date +%s%N)
+code=$(curl -s -o "$TMP/g.review" -w '%{http_code}' --max-time 5 --cacert "$TMP/certs/ca.crt" \
+	-H 'Content-Type: application/json' --data-binary @"$ROOT/manifests/examples/review-scale-api-to-11.json" \
+	"https://127.0.0.1:$SERVE2_PORT/validate")
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+metrics "$SERVE2_PORT" >"$TMP/g2.metrics" 2>/dev/null
+if [ "$code" = 200 ] && [ "$ms" -lt 1000 ] && grep -q '^poolguard_db_up 0$' "$TMP/g2.metrics"; then
+	ok "g. serve --db with the database down: poolguard_db_up 0, and /validate still answers (200 in $ms ms)"
+else
+	not_ok "g. database down: /validate $code in $ms ms"
+	show "$TMP/g2.metrics"
+	show "$TMP/serve-dead.log"
+fi
+
 [ "$failed" -eq 0 ]
