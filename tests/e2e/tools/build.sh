@@ -39,6 +39,8 @@ for a in "$@"; do
 done
 [ ${#want[@]} -gt 0 ] || want=(kubectl kube-apiserver etcd)
 
+# The Go toolchain's usual home, for a shell whose PATH leaves it out.
+command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || PATH=$PATH:/usr/local/go/bin
 command -v go >/dev/null 2>&1 || die "go is not installed or not on PATH"
 
 # Build inside the pinned modules only: no workspace from a parent dir, no
