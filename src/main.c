@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "poolguard/arena.h"
 #include "poolguard/check.h"
 #include "poolguard/config.h"
 #include "poolguard/db.h"
@@ -285,6 +286,7 @@ cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	arena_install();
 	cli_reload_options(&cli, client, &reload);
 	if (reload_build(&reload, &snap, &err)) {
 		fprintf(stderr, "poolguard: %s\n", err.msg);

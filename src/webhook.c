@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "poolguard/admission.h"
+#include "poolguard/arena.h"
 #include "poolguard/dbwatch.h"
 #include "poolguard/log.h"
 #include "poolguard/metrics.h"
@@ -143,8 +144,14 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 
 	*response = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	if ((result = review_decode(body, len, wh->allow_bare, &req, err)))
+	/* The request's tree lives in this thread's arena, freed at once at the end. */
+	arena_begin();
+	result = review_decode(body, len, wh->allow_bare, &req, err);
+	arena_end();
+	if (result) {
+		arena_reset();
 		return result;
+	}
 	snap = snapshot_holder_get(wh->holder);
 	memset(&subject, 0, sizeof(subject));
 	if (!snapshot_ready(snap)) {
@@ -173,6 +180,7 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 	}
 	snapshot_release(snap);
 	review_release(&req);
+	arena_reset();
 	return result;
 }
 
