@@ -5,6 +5,9 @@
 #   make run      install what is missing, build, make certificates, serve the sample budget
 #   make certs    development CA and serving certificate in certs/out/
 #   make e2e      against a real kube-apiserver, etcd and kubectl built from the Go module proxy
+#   make bench    throughput and latency against nginx and OPA, memory, instructions per admission
+#   make soak     60 s at 256 connections with restarts, garbage budgets and certificate rotation
+#   make fuzz     the libFuzzer targets, 60 s each
 #   make lint     clang-format check and the banned-function check
 
 CC ?= cc
@@ -23,6 +26,8 @@ DEB_PACKAGES := gcc make pkg-config openssl curl ca-certificates \
 
 include tests/fuzz/fuzz.mk
 DEB_PACKAGES += $(FUZZ_DEB_PACKAGES)
+# make bench and make soak (wrk, nginx, OPA from the Go module proxy): tests/bench/bench.mk
+include tests/bench/bench.mk
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -11,6 +11,7 @@
 
 #define ARENA_FIRST_BLOCK (256 * 1024)
 #define ARENA_ALIGN 16
+#define ARENA_KEEP_MAX (1024 * 1024)
 
 struct arena_block {
 	struct arena_block *next;
@@ -133,13 +134,15 @@ arena_install(void)
 	cJSON_InitHooks(&hooks);
 }
 
-void
+int
 arena_begin(void)
 {
 	struct arena *a = arena_get();
 
-	if (a != NULL)
-		a->active = 1;	/* out of memory: cJSON simply uses malloc */
+	if (a == NULL)
+		return 0;	/* out of memory: cJSON simply uses malloc */
+	a->active = 1;
+	return 1;
 }
 
 void
@@ -157,13 +160,20 @@ arena_reset(void)
 
 	if (a == NULL || a->blocks == NULL)
 		return;
-	/* Keep the newest, largest block: the next request of this size fits in one. */
+	/*
+	 * Keep the newest, largest block, so the next request of this size fits
+	 * in one; but not one grown by a rare huge request.
+	 */
 	for (b = a->blocks->next; b; b = next) {
 		next = b->next;
 		free(b);
 	}
 	a->blocks->next = NULL;
 	a->blocks->used = 0;
+	if (a->blocks->size > ARENA_KEEP_MAX) {
+		free(a->blocks);
+		a->blocks = NULL;
+	}
 }
 
 void

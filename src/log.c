@@ -65,10 +65,16 @@ log_write(enum log_level level, const char *event, cJSON *fields)
 	}
 	cJSON_Delete(fields);
 	if ((text = cJSON_PrintUnformatted(line)) != NULL) {
-		flockfile(stderr);
-		fputs(text, stderr);
-		fputc('\n', stderr);
-		funlockfile(stderr);
+		size_t n = strlen(text);
+		char *with_newline = realloc(text, n + 2);
+
+		/* One write() per line, so lines from several threads never mix. */
+		if (with_newline != NULL) {
+			text = with_newline;
+			text[n++] = '\n';
+			text[n] = '\0';
+		}
+		fwrite(text, 1, n, stderr);
 		free(text);
 	}
 	cJSON_Delete(line);

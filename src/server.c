@@ -3,6 +3,7 @@
  */
 #include <netdb.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,8 +212,9 @@ server_append(struct server *srv, struct server_request *req, const char *data, 
 		return;
 	}
 	if (req->len + size + 1 > req->alloc) {
-		for (alloc = req->alloc ? req->alloc : 16384; alloc < req->len + size + 1; alloc *= 2)
-			;
+		alloc = req->alloc ? req->alloc : req->declared ? req->declared + 1 : 16384;
+		while (alloc < req->len + size + 1)
+			alloc *= 2;
 		if ((grown = realloc(req->body, alloc)) == NULL) {
 			req->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 			return;
@@ -490,13 +492,25 @@ server_reload_certificate(struct server *srv, struct pg_error *err)
 	return PG_OK;
 }
 
+/* The CPUs this process may run on (its affinity mask), not every CPU of the machine. */
+static unsigned
+server_cpus(void)
+{
+	cpu_set_t set;
+	long online;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	online = sysconf(_SC_NPROCESSORS_ONLN);
+	return online > 0 ? (unsigned)online : 1;
+}
+
 static struct MHD_OptionItem server_no_options[] = {{MHD_OPTION_END, 0, NULL}};
 
 static struct MHD_Daemon *
 server_daemon(struct server *srv, unsigned flags, unsigned port, struct sockaddr *addr)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = srv->opts.threads ? srv->opts.threads : cores > 0 ? (unsigned)cores : 1;
+	unsigned threads = srv->opts.threads ? srv->opts.threads : server_cpus();
 
 	return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, server_access, srv,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, server_cert_retrieve,

@@ -140,12 +140,12 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 	struct timespec start;
 	char resource[128];
 	double ms;
-	int result;
+	int result, in_arena;
 
 	*response = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* The request's tree lives in this thread's arena, freed at once at the end. */
-	arena_begin();
+	in_arena = arena_begin();
 	result = review_decode(body, len, wh->allow_bare, &req, err);
 	arena_end();
 	if (result) {
@@ -179,6 +179,8 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 		webhook_log_decision(snap, &req, &subject, &v, ms);
 	}
 	snapshot_release(snap);
+	if (in_arena)
+		req.root = NULL;	/* no need to walk the tree: the reset frees it whole */
 	review_release(&req);
 	arena_reset();
 	return result;

@@ -17,11 +17,17 @@
 /* Installs the cJSON hooks; once, before threads start. */
 void arena_install(void);
 
-/* Allocations of this thread come from its arena until arena_end(). */
-void arena_begin(void);
+/*
+ * Allocations of this thread come from its arena until arena_end(). Returns 1
+ * when they do, 0 when the arena could not be had (then cJSON uses malloc).
+ */
+int arena_begin(void);
 void arena_end(void);
 
-/* Makes the whole arena of this thread free again, keeping its memory for the next request. */
+/*
+ * Makes the whole arena of this thread free again, keeping up to 1 MiB of its
+ * memory for the next request.
+ */
 void arena_reset(void);
 
 /* Frees this thread's arena memory (a thread that ends). */
