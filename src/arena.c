@@ -30,6 +30,7 @@ struct arena {
  */
 static _Thread_local struct arena *arena_thread;
 static pthread_key_t arena_key;
+static int arena_installed;	/* cJSON's hooks point here: set once, before threads */
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -132,15 +133,16 @@ arena_install(void)
 	cJSON_Hooks hooks = {arena_malloc, arena_free};
 
 	cJSON_InitHooks(&hooks);
+	arena_installed = 1;
 }
 
 int
 arena_begin(void)
 {
-	struct arena *a = arena_get();
+	struct arena *a;
 
-	if (a == NULL)
-		return 0;	/* out of memory: cJSON simply uses malloc */
+	if (!arena_installed || (a = arena_get()) == NULL)
+		return 0;	/* cJSON allocates with malloc, and its trees are freed one by one */
 	a->active = 1;
 	return 1;
 }

@@ -637,8 +637,11 @@ inventory_add_object(struct inventory *inv, const cJSON *object, const char *def
 		    cJSON_GetObjectItemCaseSensitive(object, "data"));
 	if (strcmp(kind, "HorizontalPodAutoscaler") == 0 && strncmp(api, "autoscaling/", 12) == 0) {
 		result = inventory_hpa_target(object, &target_kind, &target, &max, err);
-		if (result == PG_ERR_UNSUPPORTED)
+		if (result == PG_ERR_UNSUPPORTED) {
+			/* It scales something else now: it no longer sets a workload's ceiling. */
+			inventory_remove_hpa(inv, namespace, name);
 			return PG_OK;
+		}
 		if (result)
 			return result;
 		return inventory_put_hpa(inv, namespace, name, target_kind, target, max);

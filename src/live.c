@@ -89,24 +89,41 @@ live_sleep(struct live *live, int seconds)
 }
 
 /*
+ * A workload whose pool value is bad input (not a positive integer) exists in
+ * the cluster all the same: it is counted at defaultPoolSize, and logged.
+ */
+static void
+live_put_bad_workload(struct live_watcher *w, const cJSON *object, const char *why)
+{
+	const struct config *cfg = w->live->cfg;
+	struct workload_resolver resolver = inventory_resolver(w->live->inv);
+	struct workload wl;
+	struct pg_error err;
+
+	if (workload_from_object(object, cfg, NULL, &resolver, &wl, &err) == PG_OK ||
+	    wl.kind == WORKLOAD_NONE)
+		return;
+	log_message(LOG_WARN, "bad_workload", "%s; counted as defaultPoolSize %ld", why,
+	    cfg->default_pool_size);
+	wl.pool_per_pod = cfg->default_pool_size;
+	wl.pool_unknown = 1;
+	wl.uses_configmaps = 0;
+	inventory_put_workload(w->live->inv, &wl, budget_role_for(cfg, wl.namespace,
+	    workload_label, wl.labels));
+}
+
+/*
  * Applies one object (added or modified) to the inventory; the caller holds
  * the lock. Objects in a list lack apiVersion and kind, so they are set here.
  */
 static void
 live_apply(struct live_watcher *w, cJSON *object)
 {
-	struct inventory *inv = w->live->inv;
-	const struct config *cfg = w->live->cfg;
 	const cJSON *metadata = cJSON_GetObjectItemCaseSensitive(object, "metadata");
 	const char *namespace = live_string(metadata, "namespace");
 	const char *name = live_string(metadata, "name");
-	struct workload_resolver resolver = inventory_resolver(inv);
-	enum workload_kind target_kind;
-	const char *target;
-	struct workload wl;
 	struct pg_error err;
 	char key[600];
-	long max;
 
 	if (namespace == NULL || name == NULL)
 		return;
@@ -116,32 +133,14 @@ live_apply(struct live_watcher *w, cJSON *object)
 		cJSON_AddStringToObject(object, "kind", w->res->kind);
 	snprintf(key, sizeof(key), "%s/%s", namespace, name);
 	table_put(w->known, key, (void *)1, NULL);
-	switch (w->res->what) {
-	case LIVE_DEPLOYMENT:
-	case LIVE_STATEFULSET:
-		if (workload_from_object(object, cfg, NULL, &resolver, &wl, &err) != PG_OK) {
-			if (wl.kind == WORKLOAD_NONE)
-				return;
-			log_message(LOG_WARN, "bad_workload", "%s; counted as defaultPoolSize %ld",
-			    err.msg, cfg->default_pool_size);
-			wl.pool_per_pod = cfg->default_pool_size;
-			wl.pool_unknown = 1;
-			wl.uses_configmaps = 0;
-		}
-		inventory_put_workload(inv, &wl, budget_role_for(cfg, wl.namespace, workload_label,
-		    wl.labels));
-		break;
-	case LIVE_HPA:
-		if (inventory_hpa_target(object, &target_kind, &target, &max, &err) == PG_OK)
-			inventory_put_hpa(inv, namespace, name, target_kind, target, max);
-		else
-			inventory_remove_hpa(inv, namespace, name);
-		break;
-	case LIVE_CONFIGMAP:
-		inventory_put_configmap(inv, namespace, name,
-		    cJSON_GetObjectItemCaseSensitive(object, "data"));
-		break;
-	}
+	if (inventory_add_object(w->live->inv, object, NULL, &err) == PG_OK)
+		return;
+	if (w->res->what == LIVE_HPA)
+		inventory_remove_hpa(w->live->inv, namespace, name);	/* no valid target now */
+	else if (w->res->what == LIVE_DEPLOYMENT || w->res->what == LIVE_STATEFULSET)
+		live_put_bad_workload(w, object, err.msg);
+	else
+		log_message(LOG_WARN, "bad_object", "%s/%s: %s", namespace, name, err.msg);
 }
 
 /* Removes what key ("namespace/name") put into the inventory; the caller holds the lock. */

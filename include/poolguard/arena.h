@@ -19,7 +19,8 @@ void arena_install(void);
 
 /*
  * Allocations of this thread come from its arena until arena_end(). Returns 1
- * when they do, 0 when the arena could not be had (then cJSON uses malloc).
+ * when they do, 0 when arena_install() was not called or the arena could not
+ * be had (then cJSON uses malloc and trees must be freed as usual).
  */
 int arena_begin(void);
 void arena_end(void);
