@@ -10,6 +10,7 @@
 #include "poolguard/db.h"
 #include "poolguard/dbwatch.h"
 #include "poolguard/log.h"
+#include "poolguard/metrics.h"
 
 /* What one refresh found for a budget role. */
 struct dbwatch_role {
@@ -154,7 +155,6 @@ dbwatch_start(const char *conninfo, unsigned interval_seconds, struct snapshot_h
 	return PG_OK;
 }
 
-/* Label values here are budget role names, which the config keeps printable. */
 void
 dbwatch_write_metrics(struct dbwatch *w, FILE *out)
 {
@@ -183,19 +183,19 @@ dbwatch_write_metrics(struct dbwatch *w, FILE *out)
 		    "now (pg_stat_activity).\n# TYPE poolguard_db_role_connections gauge\n");
 		for (r = 0; r < w->role_count; r++)
 			if (w->roles[r].found)
-				fprintf(out, "poolguard_db_role_connections{role=\"%s\"} %ld\n",
-				    w->roles[r].name, w->roles[r].live);
+				metrics_write_sample(out, "poolguard_db_role_connections", "role",
+				    w->roles[r].name, (double)w->roles[r].live);
 		fprintf(out, "# HELP poolguard_db_role_connection_limit A role's CONNECTION LIMIT in "
 		    "the database, -1 for none.\n# TYPE poolguard_db_role_connection_limit gauge\n");
 		for (r = 0; r < w->role_count; r++)
 			if (w->roles[r].found)
-				fprintf(out, "poolguard_db_role_connection_limit{role=\"%s\"} %ld\n",
-				    w->roles[r].name, w->roles[r].limit);
+				metrics_write_sample(out, "poolguard_db_role_connection_limit", "role",
+				    w->roles[r].name, (double)w->roles[r].limit);
 		fprintf(out, "# HELP poolguard_db_role_drift 1 when the role's limit in the budget "
 		    "differs from the database (or the role is missing).\n"
 		    "# TYPE poolguard_db_role_drift gauge\n");
 		for (r = 0; r < w->role_count; r++)
-			fprintf(out, "poolguard_db_role_drift{role=\"%s\"} %d\n", w->roles[r].name,
+			metrics_write_sample(out, "poolguard_db_role_drift", "role", w->roles[r].name,
 			    w->roles[r].drift);
 	}
 	pthread_mutex_unlock(&w->lock);

@@ -142,75 +142,77 @@ metrics_ratio(long used, long limit)
 	return limit > 0 ? (double)used / (double)limit : 0;
 }
 
+void
+metrics_write_sample(FILE *out, const char *name, const char *key, const char *value,
+    double number)
+{
+	char label[128];
+
+	if (key == NULL) {
+		fprintf(out, "%s %.15g\n", name, number);
+		return;
+	}
+	metrics_label(label, sizeof(label), value);
+	fprintf(out, "%s{%s=\"%s\"} %.15g\n", name, key, label, number);
+}
+
 static void
 metrics_write_budget(FILE *out, const struct metrics_view *v)
 {
 	const struct config *cfg = v->cfg;
-	char role[128], cluster[128];
-	long used;
+	long used, limit;
 	size_t r;
 
-	metrics_label(cluster, sizeof(cluster), cfg->cluster_name);
 	metrics_head(out, "poolguard_role_connections", "gauge",
 	    "Connections a role holds: its workloads' replicas x pool plus external connections.");
-	for (r = 0; r < cfg->role_count; r++) {
-		metrics_label(role, sizeof(role), cfg->roles[r].name);
-		fprintf(out, "poolguard_role_connections{role=\"%s\"} %ld\n", role,
-		    budget_role_used(cfg, v->role_usage, r));
-	}
+	for (r = 0; r < cfg->role_count; r++)
+		metrics_write_sample(out, "poolguard_role_connections", "role", cfg->roles[r].name,
+		    (double)budget_role_used(cfg, v->role_usage, r));
 	metrics_head(out, "poolguard_role_connection_limit", "gauge",
 	    "The role's CONNECTION LIMIT in the budget (roles without a limit are left out).");
-	for (r = 0; r < cfg->role_count; r++) {
-		if (cfg->roles[r].connection_limit == CONFIG_NO_LIMIT)
-			continue;
-		metrics_label(role, sizeof(role), cfg->roles[r].name);
-		fprintf(out, "poolguard_role_connection_limit{role=\"%s\"} %ld\n", role,
-		    cfg->roles[r].connection_limit);
-	}
+	for (r = 0; r < cfg->role_count; r++)
+		if ((limit = cfg->roles[r].connection_limit) != CONFIG_NO_LIMIT)
+			metrics_write_sample(out, "poolguard_role_connection_limit", "role",
+			    cfg->roles[r].name, (double)limit);
 	metrics_head(out, "poolguard_role_utilization_ratio", "gauge",
 	    "Connections held over the role's limit, 1 is full.");
-	for (r = 0; r < cfg->role_count; r++) {
-		if (cfg->roles[r].connection_limit == CONFIG_NO_LIMIT)
-			continue;
-		metrics_label(role, sizeof(role), cfg->roles[r].name);
-		fprintf(out, "poolguard_role_utilization_ratio{role=\"%s\"} %.6f\n", role,
-		    metrics_ratio(budget_role_used(cfg, v->role_usage, r),
-		    cfg->roles[r].connection_limit));
-	}
+	for (r = 0; r < cfg->role_count; r++)
+		if ((limit = cfg->roles[r].connection_limit) != CONFIG_NO_LIMIT)
+			metrics_write_sample(out, "poolguard_role_utilization_ratio", "role",
+			    cfg->roles[r].name, metrics_ratio(budget_role_used(cfg, v->role_usage, r),
+			    limit));
 	used = budget_cluster_used(cfg, v->role_usage);
 	metrics_head(out, "poolguard_cluster_connections", "gauge",
 	    "Connections the cluster holds: reserved plus every role's.");
-	fprintf(out, "poolguard_cluster_connections{cluster=\"%s\"} %ld\n", cluster, used);
+	metrics_write_sample(out, "poolguard_cluster_connections", "cluster", cfg->cluster_name,
+	    (double)used);
 	metrics_head(out, "poolguard_cluster_max_connections", "gauge",
 	    "PostgreSQL max_connections in the budget.");
-	fprintf(out, "poolguard_cluster_max_connections{cluster=\"%s\"} %ld\n", cluster,
-	    cfg->max_connections);
+	metrics_write_sample(out, "poolguard_cluster_max_connections", "cluster",
+	    cfg->cluster_name, (double)cfg->max_connections);
 	metrics_head(out, "poolguard_cluster_utilization_ratio", "gauge",
 	    "Connections held over max_connections, 1 is full.");
-	fprintf(out, "poolguard_cluster_utilization_ratio{cluster=\"%s\"} %.6f\n", cluster,
-	    metrics_ratio(used, cfg->max_connections));
+	metrics_write_sample(out, "poolguard_cluster_utilization_ratio", "cluster",
+	    cfg->cluster_name, metrics_ratio(used, cfg->max_connections));
 	if (cfg->pooler_count > 0) {
 		metrics_head(out, "poolguard_pooler_client_connections", "gauge",
 		    "Client connections the pods of the roles behind a pooler hold.");
-		for (r = 0; r < cfg->pooler_count; r++) {
-			metrics_label(role, sizeof(role), cfg->poolers[r].name);
-			fprintf(out, "poolguard_pooler_client_connections{pooler=\"%s\"} %ld\n", role,
-			    budget_pooler_used(cfg, v->role_usage, r));
-		}
+		for (r = 0; r < cfg->pooler_count; r++)
+			metrics_write_sample(out, "poolguard_pooler_client_connections", "pooler",
+			    cfg->poolers[r].name, (double)budget_pooler_used(cfg, v->role_usage, r));
 		metrics_head(out, "poolguard_pooler_max_client_connections", "gauge",
 		    "A pooler's client capacity: instances x max_client_conn.");
-		for (r = 0; r < cfg->pooler_count; r++) {
-			metrics_label(role, sizeof(role), cfg->poolers[r].name);
-			fprintf(out, "poolguard_pooler_max_client_connections{pooler=\"%s\"} %ld\n", role,
-			    budget_pooler_capacity(cfg, r));
-		}
+		for (r = 0; r < cfg->pooler_count; r++)
+			metrics_write_sample(out, "poolguard_pooler_max_client_connections", "pooler",
+			    cfg->poolers[r].name, (double)budget_pooler_capacity(cfg, r));
 	}
 	metrics_head(out, "poolguard_budget_findings", "gauge",
 	    "Roles whose poolers can open more server connections than the role's limit.");
-	fprintf(out, "poolguard_budget_findings %zu\n", budget_findings(cfg, NULL, 0));
+	metrics_write_sample(out, "poolguard_budget_findings", NULL, NULL,
+	    (double)budget_findings(cfg, NULL, 0));
 	metrics_head(out, "poolguard_warn_ratio", "gauge",
 	    "The budget's warnPercent as a ratio, for alerts that follow the budget.");
-	fprintf(out, "poolguard_warn_ratio %.2f\n", cfg->warn_percent / 100.0);
+	metrics_write_sample(out, "poolguard_warn_ratio", NULL, NULL, cfg->warn_percent / 100.0);
 }
 
 int

@@ -16,6 +16,23 @@ logs=build/test-logs
 totals=$logs/totals
 mkdir -p "$logs"
 
+# record LABEL PASSED FAILED STATUS LOG LINES: adds the counts to the total (a
+# non-zero status with nothing failed counts one failure) and says how it went.
+record() {
+	p=$2
+	f=$3
+	if [ "$4" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	echo "$p $f" >> "$totals"
+	if [ "$f" -ne 0 ]; then
+		echo "FAIL $1 ($p passed, $f failed, exit $4):"
+		sed 's/^/    /' "$5" | tail -n "$6"
+	else
+		echo "ok   $1 ($p passed)"
+	fi
+}
+
 case "${1:-}" in
 --reset)
 	rm -f "$totals" "$logs"/memcheck-*.log
@@ -32,16 +49,7 @@ case "${1:-}" in
 		f=${line#*, }
 		f=${f%% failed*}
 	fi
-	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-	fi
-	echo "$p $f" >> "$totals"
-	if [ "$f" -ne 0 ]; then
-		echo "FAIL $name ($p passed, $f failed, exit $status):"
-		sed 's/^/    /' "$4" | tail -n 40
-	else
-		echo "ok   $name ($p passed)"
-	fi
+	record "$name" "$p" "$f" "$status" "$4" 40
 	exit 0
 	;;
 --summary)
@@ -71,17 +79,6 @@ for bin in "$@"; do
 	status=$?
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
-	p=${p:-0}
-	f=${f:-0}
-	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-	fi
-	echo "$p $f" >> "$totals"
-	if [ "$f" -ne 0 ]; then
-		echo "FAIL $suite $name ($p passed, $f failed, exit $status):"
-		sed 's/^/    /' "$log" | tail -n 60
-	else
-		echo "ok   $suite $name ($p passed)"
-	fi
+	record "$suite $name" "${p:-0}" "${f:-0}" "$status" "$log" 60
 done
 exit 0

@@ -40,6 +40,13 @@ struct metrics_view {
  */
 int metrics_write(FILE *out, const struct metrics_view *view);
 
+/*
+ * Writes one sample, `name{key="value"} number`, with the label value kept to
+ * characters that need no escaping; key NULL writes a sample without labels.
+ */
+void metrics_write_sample(FILE *out, const char *name, const char *key, const char *value,
+    double number);
+
 /* Clears the counters (tests). */
 void metrics_reset(void);
 
