@@ -85,7 +85,9 @@ fi
 free_port() {
 	local p i
 	for i in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		# Below the kernel's ephemeral range (32768 and up), where outgoing
+		# connections could take the port between this check and the bind.
+		p=$((20000 + RANDOM % 12000))
 		case " $* " in *" $p "*) continue ;; esac
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
@@ -164,7 +166,6 @@ as_test "$PG_BIN/initdb" -D "$TMP/data" -U postgres -E UTF8 --locale=C -N \
 	abort "initdb" "$TMP/initdb.log"
 cat >>"$TMP/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
-port = $PGPORT_
 unix_socket_directories = '$TMP/sock'
 max_connections = 100
 superuser_reserved_connections = 3
@@ -172,8 +173,16 @@ cluster_name = 'poolguard-test'
 fsync = off
 EOF
 pg_started=1
-as_test "$PG_BIN/pg_ctl" -D "$TMP/data" -l "$TMP/postgres.log" -w -t 60 start \
-	>"$TMP/pg_ctl.log" 2>&1 || abort "PostgreSQL starts on 127.0.0.1:$PGPORT_" "$TMP/postgres.log"
+# A port found free can still be taken before PostgreSQL binds it: try another one then.
+for attempt in 1 2 3; do
+	if as_test "$PG_BIN/pg_ctl" -D "$TMP/data" -l "$TMP/postgres.log" -o "-p $PGPORT_" -w \
+		-t 60 start >"$TMP/pg_ctl.log" 2>&1; then
+		break
+	fi
+	grep -q 'Address already in use' "$TMP/postgres.log" && [ "$attempt" -lt 3 ] ||
+		abort "PostgreSQL starts on 127.0.0.1:$PGPORT_" "$TMP/postgres.log"
+	PGPORT_=$(free_port "$PGPORT_" "$BOUNCER_PORT") || abort "no free port"
+done
 echo "# PostgreSQL $("$PG_BIN/postgres" -V | awk '{print $3}') on 127.0.0.1:$PGPORT_ as $TEST_USER"
 
 # psql as the superuser over the Unix socket (trust), for setup and for counting.
