@@ -1,50 +1,44 @@
 /*
  * admission.c - AdmissionReview requests to budget changes and verdicts.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "poolguard/admission.h"
 
-static enum workload_kind
-admission_resource_kind(const struct review_request *req)
-{
-	if (strcmp(req->resource_group, "apps") != 0)
-		return WORKLOAD_NONE;
-	if (strcmp(req->resource, "deployments") == 0)
-		return WORKLOAD_DEPLOYMENT;
-	if (strcmp(req->resource, "statefulsets") == 0)
-		return WORKLOAD_STATEFULSET;
-	return WORKLOAD_NONE;
-}
-
-static int
-admission_is_hpa(const struct review_request *req)
-{
-	return strcmp(req->resource_group, "autoscaling") == 0 &&
-	    strcmp(req->resource, "horizontalpodautoscalers") == 0 && req->sub_resource[0] == '\0';
-}
-
-/* What the inventory holds for a workload now, reservations included. */
+/* What the inventory's sums hold for a workload in role now, reservations included. */
 static struct budget_holding
 admission_counted(const struct inventory *inv, enum workload_kind kind, const char *namespace,
-    const char *name)
+    const char *name, int role)
 {
-	const struct inventory_entry *e = inventory_get(inv, kind, namespace, name);
-	struct budget_holding none = {-1, 0};
+	struct budget_holding h;
 
-	return e ? inventory_entry_holding(e) : none;
+	h.role = role;
+	h.connections = inventory_held(inv, kind, namespace, name, role);
+	return h;
 }
 
-/* Judges c and records in subject what an admitted increase would hold. */
+/*
+ * Judges c and, when it is admitted with more connections than the sums hold
+ * for the workload in its role, asks for them to be held.
+ */
 static void
 admission_finish(const struct config *cfg, const struct inventory *inv,
-    const struct budget_change *c, struct verdict *v, struct admission_subject *subject)
+    const struct budget_change *c, enum workload_kind kind, const char *key, struct verdict *v,
+    struct admission_subject *subject)
 {
+	struct admission_reservation *r = &subject->reserve;
+	long after = c->replicas * c->pool_per_pod;
+
 	budget_judge(cfg, inventory_role_usage(inv), c, v);
-	subject->role = c->role;
-	subject->connections = c->replicas * c->pool_per_pod;
-	subject->increase = v->allowed && c->role >= 0 && (c->counted.role != c->role ||
-	    subject->connections > c->counted.connections);
+	if (!v->allowed || c->role < 0 || after <= c->counted.connections)
+		return;
+	r->wanted = 1;
+	r->kind = kind;
+	r->namespace = c->namespace;
+	snprintf(r->name, sizeof(r->name), "%s", key);
+	r->role = c->role;
+	r->connections = after;
 }
 
 /*
@@ -53,16 +47,15 @@ admission_finish(const struct config *cfg, const struct inventory *inv,
  */
 static void
 admission_judge_scale(const struct config *cfg, const struct inventory *inv,
-    const struct review_request *req, enum workload_kind kind, struct verdict *v,
-    struct admission_subject *subject)
+    const struct review_request *req, struct verdict *v, struct admission_subject *subject)
 {
-	const struct inventory_entry *e = inventory_get(inv, kind, req->namespace, req->name);
+	enum workload_kind kind = req->workload;
+	struct inventory_facts facts;
 	struct budget_change c;
 	struct pg_error err;
 	long old_replicas;
+	int known = inventory_lookup(inv, kind, req->namespace, req->name, &facts);
 
-	if (e != NULL && !e->present)
-		e = NULL;	/* only a reservation: the workload itself is unknown */
 	memset(&c, 0, sizeof(c));
 	c.kind = workload_kind_name(kind);
 	c.namespace = req->namespace;
@@ -76,77 +69,96 @@ admission_judge_scale(const struct config *cfg, const struct inventory *inv,
 		verdict_deny(v, "poolguard: %s %s/%s: %s", c.kind, c.namespace, c.name, err.msg);
 		return;
 	}
-	if (e != NULL) {
-		c.role = e->role;
-		c.pool_per_pod = e->pool_per_pod;
-		if (e->hpa_max_replicas > 0)
-			c.replicas = e->hpa_max_replicas;	/* the autoscaler's ceiling counts */
+	if (known) {
+		c.role = facts.role;
+		c.pool_per_pod = facts.pool_per_pod;
+		c.replicas = inventory_counted_pods(inv, kind, req->namespace, req->name, c.replicas);
 	} else {
 		c.role = budget_role_for(cfg, req->namespace, workload_label, NULL);
 		c.pool_per_pod = cfg->default_pool_size;
 	}
-	c.counted = admission_counted(inv, kind, req->namespace, req->name);
+	c.counted = admission_counted(inv, kind, req->namespace, req->name, c.role);
 	c.previous = c.counted;
-	if (e == NULL && req->old_object &&
+	if (!known && req->old_object &&
 	    workload_scale_replicas(req->old_object, &old_replicas, &err) == 0) {
 		c.previous.role = c.role;
 		c.previous.connections = old_replicas * c.pool_per_pod;
 	}
-	admission_finish(cfg, inv, &c, v, subject);
-	if (e == NULL && c.role >= 0)
+	admission_finish(cfg, inv, &c, kind, req->name, v, subject);
+	if (!known && c.role >= 0)
 		verdict_warn(v, "%s %s/%s is not in poolguard's inventory: pool size counted as "
 		    "defaultPoolSize %ld", c.kind, c.namespace, c.name, cfg->default_pool_size);
 }
 
+/*
+ * A workload object that cannot be read: bad input when a role manages it,
+ * none of poolguard's business when none does (its namespace and labels
+ * say which, and they are read before anything can fail).
+ */
+static void
+admission_unreadable(const struct config *cfg, const struct workload *w, const char *why,
+    struct verdict *v)
+{
+	if (w->kind != WORKLOAD_NONE && w->namespace != NULL &&
+	    budget_role_for(cfg, w->namespace, workload_label, w->labels) < 0)
+		return;
+	verdict_deny(v, "poolguard: %s", why);
+}
+
 static void
 admission_judge_object(const struct config *cfg, const struct inventory *inv,
-    const struct review_request *req, enum workload_kind kind, struct verdict *v,
-    struct admission_subject *subject)
+    const struct review_request *req, struct verdict *v, struct admission_subject *subject)
 {
 	struct workload_resolver resolver = inventory_resolver(inv);
 	struct budget_change c;
 	struct workload after, before;
 	struct pg_error err;
-	long hpa_max;
+	char key[ADMISSION_KEY_MAX];
 
 	memset(&c, 0, sizeof(c));
 	if (req->object == NULL) {
 		verdict_deny(v, "poolguard: the %s request for %s %s/%s carries no object",
-		    req->operation, workload_kind_name(kind), req->namespace, req->name);
+		    req->operation, workload_kind_name(req->workload), req->namespace, req->name);
 		return;
 	}
 	if (workload_from_object(req->object, cfg, req->namespace, &resolver, &after, &err)) {
-		verdict_deny(v, "poolguard: %s", err.msg);
+		admission_unreadable(cfg, &after, err.msg, v);
 		return;
 	}
 	subject->namespace = after.namespace;
 	subject->name = after.name;
-	if (after.pool_unknown && cfg->unknown_pool_deny &&
-	    budget_role_for(cfg, after.namespace, workload_label, after.labels) >= 0) {
+	c.role = budget_role_for(cfg, after.namespace, workload_label, after.labels);
+	if (after.pool_unknown && cfg->unknown_pool_deny && c.role >= 0) {
 		verdict_deny(v, "poolguard: %s %s/%s: %s (unknownPoolSize: deny)",
 		    workload_kind_name(after.kind), after.namespace, after.name, after.note);
 		return;
 	}
-	hpa_max = inventory_hpa_max(inv, after.kind, after.namespace, after.name);
 	c.kind = workload_kind_name(after.kind);
 	c.namespace = after.namespace;
 	c.name = after.name[0] ? after.name : "(generated name)";
-	c.role = budget_role_for(cfg, after.namespace, workload_label, after.labels);
-	c.replicas = hpa_max > 0 ? hpa_max : after.replicas;
+	c.replicas = inventory_counted_pods(inv, after.kind, after.namespace, after.name,
+	    after.replicas);
 	c.pool_per_pod = after.pool_per_pod;
-	c.counted = admission_counted(inv, after.kind, after.namespace, after.name);
+	c.counted = admission_counted(inv, after.kind, after.namespace, after.name, c.role);
 	c.previous.role = -1;
-	if (strcmp(req->operation, "UPDATE") == 0) {
+	if (req->op == REVIEW_UPDATE) {
 		c.previous = c.counted;
 		if (req->old_object && workload_from_object(req->old_object, cfg, req->namespace,
 		    &resolver, &before, &err) == 0) {
 			c.previous.role = budget_role_for(cfg, before.namespace, workload_label,
 			    before.labels);
-			c.previous.connections = (hpa_max > 0 ? hpa_max : before.replicas) *
-			    before.pool_per_pod;
+			c.previous.connections = inventory_counted_pods(inv, after.kind,
+			    after.namespace, after.name, before.replicas) * before.pool_per_pod;
 		}
 	}
-	admission_finish(cfg, inv, &c, v, subject);
+	/* Each CREATE with a generated name is a workload of its own. */
+	if (req->op == REVIEW_CREATE && req->name[0] == '\0')
+		snprintf(key, sizeof(key), "%s*%s", after.name, req->uid);
+	else
+		snprintf(key, sizeof(key), "%s", after.name);
+	if (strcmp(key, after.name) != 0)
+		c.counted.connections = 0;
+	admission_finish(cfg, inv, &c, after.kind, key, v, subject);
 	if (after.note[0] && c.role >= 0)
 		verdict_warn(v, "%s", after.note);
 }
@@ -156,7 +168,7 @@ static void
 admission_judge_hpa(const struct config *cfg, const struct inventory *inv,
     const struct review_request *req, struct verdict *v, struct admission_subject *subject)
 {
-	const struct inventory_entry *e;
+	struct inventory_facts facts;
 	enum workload_kind kind, old_kind;
 	const char *target, *old_target;
 	struct budget_change c;
@@ -175,27 +187,28 @@ admission_judge_hpa(const struct config *cfg, const struct inventory *inv,
 	}
 	subject->namespace = req->namespace;
 	subject->name = target;
-	e = inventory_get(inv, kind, req->namespace, target);
-	if (e == NULL || !e->present) {
+	if (!inventory_lookup(inv, kind, req->namespace, target, &facts)) {
 		verdict_warn(v, "HPA %s/%s targets %s %s, which poolguard's inventory does not hold",
 		    req->namespace, req->name, workload_kind_name(kind), target);
 		return;
 	}
+	subject->kind = kind;
 	memset(&c, 0, sizeof(c));
 	c.kind = kind == WORKLOAD_DEPLOYMENT ? "HPA-scaled deployment" : "HPA-scaled statefulset";
 	c.namespace = req->namespace;
 	c.name = target;
-	c.role = e->role;
-	c.replicas = max;
-	c.pool_per_pod = e->pool_per_pod;
-	c.counted = inventory_entry_holding(e);
+	c.role = facts.role;
+	c.replicas = max > facts.replicas ? max : facts.replicas;
+	c.pool_per_pod = facts.pool_per_pod;
+	c.counted = admission_counted(inv, kind, req->namespace, target, c.role);
 	c.previous = c.counted;
 	if (req->old_object && inventory_hpa_target(req->old_object, &old_kind, &old_target,
 	    &old_max, &err) == 0 && old_kind == kind && strcmp(old_target, target) == 0) {
-		c.previous.role = e->role;
-		c.previous.connections = old_max * e->pool_per_pod;
+		c.previous.role = facts.role;
+		c.previous.connections = (old_max > facts.replicas ? old_max : facts.replicas) *
+		    facts.pool_per_pod;
 	}
-	admission_finish(cfg, inv, &c, v, subject);
+	admission_finish(cfg, inv, &c, kind, target, v, subject);
 }
 
 void
@@ -203,32 +216,32 @@ admission_judge(const struct config *cfg, const struct inventory *inv,
     const struct review_request *req, struct verdict *v, struct admission_subject *subject)
 {
 	struct admission_subject ignored;
-	enum workload_kind kind = admission_resource_kind(req);
-	int create = strcmp(req->operation, "CREATE") == 0;
-	int update = strcmp(req->operation, "UPDATE") == 0;
-	int scale = strcmp(req->sub_resource, "scale") == 0;
 
 	if (subject == NULL)
 		subject = &ignored;
 	memset(subject, 0, sizeof(*subject));
 	subject->kind = WORKLOAD_NONE;
-	subject->role = -1;
+	subject->reserve.role = -1;
 	subject->namespace = req->namespace;
 	subject->name = req->name;
 	verdict_init(v);
-	if (!(create || update))
+	if (req->op != REVIEW_CREATE && req->op != REVIEW_UPDATE)
 		return;
-	if (admission_is_hpa(req)) {
+	switch (req->target) {
+	case REVIEW_TARGET_HPA:
 		admission_judge_hpa(cfg, inv, req, v, subject);
-		return;
+		break;
+	case REVIEW_TARGET_SCALE:
+		if (req->op != REVIEW_UPDATE)
+			return;
+		subject->kind = req->workload;
+		admission_judge_scale(cfg, inv, req, v, subject);
+		break;
+	case REVIEW_TARGET_WORKLOAD:
+		subject->kind = req->workload;
+		admission_judge_object(cfg, inv, req, v, subject);
+		break;
+	case REVIEW_TARGET_NONE:
+		break;
 	}
-	if (kind == WORKLOAD_NONE)
-		return;
-	if (scale && update)
-		admission_judge_scale(cfg, inv, req, kind, v, subject);
-	else if (req->sub_resource[0] == '\0')
-		admission_judge_object(cfg, inv, req, kind, v, subject);
-	else
-		return;
-	subject->kind = kind;
 }

@@ -184,6 +184,17 @@ budget_behind(const struct config *cfg, int role, int p)
 	return role >= 0 && p >= 0 && cfg->roles[role].pooler.index == p;
 }
 
+/* a + b, held at BUDGET_SATURATED so that absurd inputs cannot overflow. */
+static long
+budget_add(long a, long b)
+{
+	if (b > 0 && a > BUDGET_SATURATED - b)
+		return BUDGET_SATURATED;
+	if (b < 0 && a < -BUDGET_SATURATED - b)
+		return -BUDGET_SATURATED;
+	return a + b;
+}
+
 long
 budget_cluster_used(const struct config *cfg, const long *role_usage)
 {
@@ -191,7 +202,7 @@ budget_cluster_used(const struct config *cfg, const long *role_usage)
 	size_t r;
 
 	for (r = 0; r < cfg->role_count; r++)
-		used += budget_role_used(cfg, role_usage, r);
+		used = budget_add(used, budget_role_used(cfg, role_usage, r));
 	return used;
 }
 
@@ -200,6 +211,8 @@ budget_percent(long used, long limit)
 {
 	if (limit <= 0)
 		return 0;
+	if (used > BUDGET_SATURATED / 100 || used < -BUDGET_SATURATED / 100)
+		return (long)((long double)used * 100 / limit + 0.5L);
 	return (used * 100 + limit / 2) / limit;
 }
 
@@ -208,16 +221,94 @@ budget_in_warning_band(const struct config *cfg, long used, long limit)
 {
 	if (limit < 0)
 		return 0;
-	return used * 100 >= (long)cfg->warn_percent * limit;
+	return (long double)used * 100 >= (long double)cfg->warn_percent * limit;
+}
+
+/*
+ * The limits a change is judged against, one row each. A row's usage is
+ * what the others hold plus this workload's share of it; the share depends
+ * on where the workload's connections land (the database, or a pooler).
+ */
+enum budget_limit_kind {
+	BUDGET_LIMIT_ROLE,
+	BUDGET_LIMIT_POOLER,
+	BUDGET_LIMIT_CLUSTER,
+	BUDGET_LIMIT_COUNT
+};
+
+struct budget_limit {
+	const char *what;	/* "role", for messages */
+	const char *name;
+	const char *verb;	/* "would use" */
+	const char *unit;	/* "connections" */
+	int applies;
+	int over_order;		/* where it stands in the denial's list of limits over */
+	long used;		/* after the change */
+	long limit;		/* CONFIG_NO_LIMIT: none */
+	long share;		/* the change's own share of used */
+	int grows;		/* the change adds to this limit's usage */
+};
+
+/* What a holding of connections in role weighs on limit k of the change's role. */
+static long
+budget_share(const struct config *cfg, enum budget_limit_kind k, int change_role, int role,
+    long connections)
+{
+	int pooler = change_role >= 0 ? cfg->roles[change_role].pooler.index : -1;
+
+	switch (k) {
+	case BUDGET_LIMIT_ROLE:
+		return role == change_role && pooler < 0 ? connections : 0;
+	case BUDGET_LIMIT_POOLER:
+		return budget_behind(cfg, role, pooler) ? connections : 0;
+	case BUDGET_LIMIT_CLUSTER:
+		return budget_db_share(cfg, role, connections);
+	default:
+		return 0;
+	}
+}
+
+/* Fills the rows for change c: usage after it, and whether it grows each one. */
+static void
+budget_limits(const struct config *cfg, const long *role_usage, const struct budget_change *c,
+    long after, struct budget_limit *rows)
+{
+	const struct role *role = c->role >= 0 ? &cfg->roles[c->role] : NULL;
+	int pooler = role ? role->pooler.index : -1, k;
+	long base[BUDGET_LIMIT_COUNT], share_now, share_before;
+
+	memset(rows, 0, BUDGET_LIMIT_COUNT * sizeof(*rows));
+	rows[BUDGET_LIMIT_ROLE] = (struct budget_limit){.what = "role", .name = role ? role->name :
+	    "", .verb = "would use", .unit = "connections", .applies = role != NULL,
+	    .over_order = 0, .limit = role ? role->connection_limit : CONFIG_NO_LIMIT};
+	rows[BUDGET_LIMIT_POOLER] = (struct budget_limit){.what = "pooler", .name = pooler >= 0 ?
+	    cfg->poolers[pooler].name : "", .verb = "would take", .unit = "client connections",
+	    .applies = pooler >= 0, .over_order = 2, .limit = pooler >= 0 ?
+	    budget_pooler_capacity(cfg, (size_t)pooler) : CONFIG_NO_LIMIT};
+	rows[BUDGET_LIMIT_CLUSTER] = (struct budget_limit){.what = "cluster", .name =
+	    cfg->cluster_name, .verb = "would use", .unit = "connections", .applies = 1,
+	    .over_order = 1, .limit = cfg->max_connections};
+	base[BUDGET_LIMIT_ROLE] = role ? budget_role_used(cfg, role_usage, (size_t)c->role) : 0;
+	base[BUDGET_LIMIT_POOLER] = pooler >= 0 ? budget_pooler_used(cfg, role_usage,
+	    (size_t)pooler) : 0;
+	base[BUDGET_LIMIT_CLUSTER] = budget_cluster_used(cfg, role_usage);
+	for (k = 0; k < BUDGET_LIMIT_COUNT; k++) {
+		rows[k].share = budget_share(cfg, k, c->role, c->role, after);
+		share_now = budget_share(cfg, k, c->role, c->counted.role, c->counted.connections);
+		share_before = budget_share(cfg, k, c->role, c->previous.role,
+		    c->previous.connections);
+		rows[k].used = budget_add(base[k], rows[k].share - share_now);
+		rows[k].grows = rows[k].share > share_before;
+	}
 }
 
 /* "role 'app' would use 220 of 200 connections (110%), 20 over" into buf. */
 static void
-budget_describe_over(char *buf, size_t size, const char *what, const char *name, long used,
-    long limit)
+budget_describe_over(char *buf, size_t size, const struct budget_limit *l)
 {
-	snprintf(buf, size, "%s '%s' would use %ld of %ld connections (%ld%%), %ld over", what,
-	    name, used, limit, budget_percent(used, limit), used - limit);
+	snprintf(buf, size, "%s '%s' %s %ld of %ld %s (%ld%%), %ld over", l->what, l->name,
+	    l->verb, l->used, l->limit, l->unit, budget_percent(l->used, l->limit),
+	    l->used - l->limit);
 }
 
 /*
@@ -244,18 +335,20 @@ budget_describe_fit(char *buf, size_t size, const struct budget_change *c, long 
 		    room / c->pool_per_pod, c->pool_per_pod);
 }
 
-/* The connections left for this workload: the tightest of the limits that count it. */
+/* The connections left for this workload: the tightest of the limits it takes a share of. */
 static long
-budget_room(const struct config *cfg, const struct budget_change *c, const struct verdict *v,
-    long after)
+budget_room(const struct budget_limit *rows)
 {
-	long room, limit = cfg->roles[c->role].connection_limit;
+	long room = BUDGET_SATURATED, left;
+	int k;
 
-	if (v->pooler >= 0)
-		return v->pooler_capacity - (v->pooler_used - after);
-	room = cfg->max_connections - (v->cluster_used - after);
-	if (limit != CONFIG_NO_LIMIT && limit - (v->role_used - after) < room)
-		room = limit - (v->role_used - after);
+	for (k = 0; k < BUDGET_LIMIT_COUNT; k++) {
+		if (!rows[k].applies || rows[k].share <= 0 || rows[k].limit == CONFIG_NO_LIMIT)
+			continue;
+		left = rows[k].limit - (rows[k].used - rows[k].share);
+		if (left < room)
+			room = left;
+	}
 	return room;
 }
 
@@ -263,89 +356,62 @@ void
 budget_judge(const struct config *cfg, const long *role_usage,
     const struct budget_change *c, struct verdict *v)
 {
-	const struct role *role;
-	long after = c->replicas * c->pool_per_pod, role_prev, pooler_prev;
-	int role_over, cluster_over, pooler_over, role_grows, cluster_grows, pooler_grows, pooled;
-	char over[3][300] = {"", "", ""}, text[1000] = "", fit[300];
-	size_t i;
+	struct budget_limit rows[BUDGET_LIMIT_COUNT];
+	const struct budget_limit *l;
+	long after = c->replicas * c->pool_per_pod;
+	int k, order, any_over = 0, denied = 0;
+	char over[1000] = "", fit[300], one[300];
 
 	verdict_init(v);
 	v->pooler = -1;
 	v->connections_after = after;
 	v->connections_before = c->previous.role >= 0 ? c->previous.connections : 0;
-	v->cluster_limit = cfg->max_connections;
-	v->cluster_used = budget_cluster_used(cfg, role_usage) -
-	    budget_db_share(cfg, c->counted.role, c->counted.connections) +
-	    budget_db_share(cfg, c->role, after);
+	budget_limits(cfg, role_usage, c, after, rows);
+	v->cluster_limit = rows[BUDGET_LIMIT_CLUSTER].limit;
+	v->cluster_used = rows[BUDGET_LIMIT_CLUSTER].used;
 	if (c->role < 0)
 		return;
-	role = &cfg->roles[c->role];
-	pooled = role->pooler.index >= 0;
 	v->role = c->role;
-	v->role_limit = role->connection_limit;
-	v->role_used = budget_role_used(cfg, role_usage, (size_t)c->role);
-	if (!pooled)
-		v->role_used += after - (c->counted.role == c->role ? c->counted.connections : 0);
-
-	role_prev = c->previous.role == c->role ? c->previous.connections : 0;
-	role_grows = !pooled && after > role_prev;
-	cluster_grows = budget_db_share(cfg, c->role, after) >
-	    budget_db_share(cfg, c->previous.role, c->previous.connections);
-	role_over = v->role_limit != CONFIG_NO_LIMIT && v->role_used > v->role_limit;
-	cluster_over = v->cluster_used > v->cluster_limit;
-	pooler_over = pooler_grows = 0;
-	if (pooled) {
-		v->pooler = role->pooler.index;
-		v->pooler_capacity = budget_pooler_capacity(cfg, (size_t)v->pooler);
-		v->pooler_used = budget_pooler_used(cfg, role_usage, (size_t)v->pooler) + after -
-		    (budget_behind(cfg, c->counted.role, v->pooler) ? c->counted.connections : 0);
-		pooler_prev = budget_behind(cfg, c->previous.role, v->pooler) ?
-		    c->previous.connections : 0;
-		pooler_grows = after > pooler_prev;
-		pooler_over = v->pooler_used > v->pooler_capacity;
+	v->role_limit = rows[BUDGET_LIMIT_ROLE].limit;
+	v->role_used = rows[BUDGET_LIMIT_ROLE].used;
+	if (rows[BUDGET_LIMIT_POOLER].applies) {
+		v->pooler = cfg->roles[c->role].pooler.index;
+		v->pooler_used = rows[BUDGET_LIMIT_POOLER].used;
+		v->pooler_capacity = rows[BUDGET_LIMIT_POOLER].limit;
 	}
-	if (role_over)
-		budget_describe_over(over[0], sizeof(over[0]), "role", role->name, v->role_used,
-		    v->role_limit);
-	if (cluster_over)
-		budget_describe_over(over[1], sizeof(over[1]), "cluster", cfg->cluster_name,
-		    v->cluster_used, v->cluster_limit);
-	if (pooler_over)
-		snprintf(over[2], sizeof(over[2]), "pooler '%s' would take %ld of %ld client "
-		    "connections (%ld%%), %ld over", cfg->poolers[v->pooler].name, v->pooler_used,
-		    v->pooler_capacity, budget_percent(v->pooler_used, v->pooler_capacity),
-		    v->pooler_used - v->pooler_capacity);
-	for (i = 0; i < 3; i++)
-		if (over[i][0])
-			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s",
-			    text[0] ? "; " : "", over[i]);
 
-	if ((role_over && role_grows) || (cluster_over && cluster_grows) ||
-	    (pooler_over && pooler_grows)) {
+	for (order = 0; order < BUDGET_LIMIT_COUNT; order++)
+		for (k = 0; k < BUDGET_LIMIT_COUNT; k++) {
+			l = &rows[k];
+			if (l->over_order != order || !l->applies || l->limit == CONFIG_NO_LIMIT ||
+			    l->used <= l->limit)
+				continue;
+			budget_describe_over(one, sizeof(one), l);
+			snprintf(over + strlen(over), sizeof(over) - strlen(over), "%s%s",
+			    over[0] ? "; " : "", one);
+			any_over = 1;
+			denied |= l->grows;
+		}
+	if (denied) {
 		if (cfg->enforcement == ENFORCEMENT_WARN) {
-			verdict_warn(v, "over budget, admitted because enforcement is warn: %s", text);
+			verdict_warn(v, "over budget, admitted because enforcement is warn: %s", over);
 			return;
 		}
-		budget_describe_fit(fit, sizeof(fit), c, budget_room(cfg, c, v, after));
+		budget_describe_fit(fit, sizeof(fit), c, budget_room(rows));
 		verdict_deny(v, "poolguard: %s %s/%s would hold %ld replicas x pool %ld = %ld "
 		    "connections; %s; %s", c->kind, c->namespace, c->name, c->replicas,
-		    c->pool_per_pod, after, text, fit);
+		    c->pool_per_pod, after, over, fit);
 		return;
 	}
-	if (role_over || cluster_over || pooler_over) {
-		verdict_warn(v, "already over budget, this change adds no connections: %s", text);
+	if (any_over) {
+		verdict_warn(v, "already over budget, this change adds no connections: %s", over);
 		return;
 	}
-	if (budget_in_warning_band(cfg, v->role_used, v->role_limit))
-		verdict_warn(v, "role '%s' at %ld of %ld connections (%ld%%), warning level %d%%",
-		    role->name, v->role_used, v->role_limit,
-		    budget_percent(v->role_used, v->role_limit), cfg->warn_percent);
-	if (pooled && budget_in_warning_band(cfg, v->pooler_used, v->pooler_capacity))
-		verdict_warn(v, "pooler '%s' at %ld of %ld client connections (%ld%%), warning "
-		    "level %d%%", cfg->poolers[v->pooler].name, v->pooler_used, v->pooler_capacity,
-		    budget_percent(v->pooler_used, v->pooler_capacity), cfg->warn_percent);
-	if (budget_in_warning_band(cfg, v->cluster_used, v->cluster_limit))
-		verdict_warn(v, "cluster '%s' at %ld of %ld connections (%ld%%), warning level %d%%",
-		    cfg->cluster_name, v->cluster_used, v->cluster_limit,
-		    budget_percent(v->cluster_used, v->cluster_limit), cfg->warn_percent);
+	for (k = 0; k < BUDGET_LIMIT_COUNT; k++) {
+		l = &rows[k];
+		if (l->applies && budget_in_warning_band(cfg, l->used, l->limit))
+			verdict_warn(v, "%s '%s' at %ld of %ld %s (%ld%%), warning level %d%%", l->what,
+			    l->name, l->used, l->limit, l->unit, budget_percent(l->used, l->limit),
+			    cfg->warn_percent);
+	}
 }

@@ -359,9 +359,8 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 			goto out;
 		}
 		row->role = budget_role_for(cfg, row->w.namespace, workload_label, row->w.labels);
-		row->pods = inventory_hpa_max(inv, row->w.kind, row->w.namespace, row->w.name);
-		if (row->pods == 0)
-			row->pods = row->w.replicas;
+		row->pods = inventory_counted_pods(inv, row->w.kind, row->w.namespace, row->w.name,
+		    row->w.replicas);
 		snprintf(row->label, sizeof(row->label), "%s/%s%s", row->w.namespace, row->w.name,
 		    row->w.kind == WORKLOAD_STATEFULSET ? " (sts)" : "");
 		count++;

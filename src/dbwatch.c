@@ -59,15 +59,15 @@ dbwatch_refresh(struct dbwatch *w, struct pg_error *err)
 	if ((result = db_connect(w->conninfo, 5, &db, err)) ||
 	    (result = db_read_settings(db, &settings, err)) ||
 	    (result = db_read_roles(db, &roles, err)) ||
-	    (result = db_compare(snap->cfg, &settings, &roles, NULL, NULL, &report, err)))
+	    (result = db_compare(snapshot_config(snap), &settings, &roles, NULL, NULL, &report, err)))
 		goto out;
-	if ((found = calloc(snap->cfg->role_count + 1, sizeof(*found))) == NULL) {
+	if ((found = calloc(snapshot_config(snap)->role_count + 1, sizeof(*found))) == NULL) {
 		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	for (r = 0; r < snap->cfg->role_count; r++) {
-		snprintf(found[r].name, sizeof(found[r].name), "%s", snap->cfg->roles[r].name);
-		if ((dr = db_roles_find(&roles, snap->cfg->roles[r].name)) != NULL) {
+	for (r = 0; r < snapshot_config(snap)->role_count; r++) {
+		snprintf(found[r].name, sizeof(found[r].name), "%s", snapshot_config(snap)->roles[r].name);
+		if ((dr = db_roles_find(&roles, snapshot_config(snap)->roles[r].name)) != NULL) {
 			found[r].found = 1;
 			found[r].limit = dr->connection_limit;
 			found[r].live = dr->live;
@@ -81,7 +81,7 @@ dbwatch_refresh(struct dbwatch *w, struct pg_error *err)
 	free(w->roles);
 	w->roles = found;
 	found = NULL;
-	w->role_count = snap->cfg->role_count;
+	w->role_count = snapshot_config(snap)->role_count;
 	w->max_connections = settings.max_connections;
 	w->reserved = db_settings_reserved(&settings);
 	w->drift_count = report.drift_count;

@@ -16,6 +16,34 @@
 /* The longest ConfigMap value kept: pool sizes are short numbers. */
 #define INVENTORY_CONFIGMAP_VALUE_MAX 64
 
+/* An admitted change not yet seen: role and connections it will hold, until when. */
+struct inventory_reservation {
+	int role;
+	long connections;
+	double until;			/* monotonic seconds */
+	struct budget_holding counted;	/* what it adds to the sums beyond the stored state */
+};
+
+struct inventory_entry {
+	enum workload_kind kind;
+	char *namespace;
+	char *name;
+	int present;		/* the workload exists (not only a reservation) */
+	int role;		/* -1: outside the budget */
+	long replicas;		/* spec.replicas */
+	long pool_per_pod;
+	long hpa_max_replicas;	/* the autoscaler ceiling, 0: none */
+	int pool_unknown;	/* counted defaultPoolSize for a value it could not read */
+	cJSON *containers;	/* names, env and envFrom, kept when the pool depends on ConfigMaps */
+
+	struct inventory_reservation *reservations;	/* INVENTORY_RESERVATIONS_MAX of room */
+	unsigned reservation_count;
+
+	struct budget_holding counted;	/* what the per-role sums hold of its stored state */
+	struct inventory_entry *next;
+	struct inventory_entry *reserved_next;
+};
+
 struct inventory_hpa {
 	enum workload_kind kind;
 	char *target;
@@ -96,6 +124,7 @@ inventory_entry_free(struct inventory_entry *e)
 	free(e->namespace);
 	free(e->name);
 	cJSON_Delete(e->containers);
+	free(e->reservations);
 	free(e);
 }
 
@@ -187,53 +216,111 @@ inventory_entry_for(struct inventory *inv, enum workload_kind kind, const char *
 	return e;
 }
 
-long
+/* Pods counted: while an HPA targets it, up to the larger of replicas and its ceiling. */
+static long
 inventory_entry_pods(const struct inventory_entry *e)
 {
-	return e->hpa_max_replicas > 0 ? e->hpa_max_replicas : e->replicas;
+	return e->hpa_max_replicas > e->replicas ? e->hpa_max_replicas : e->replicas;
 }
 
-struct budget_holding
-inventory_entry_holding(const struct inventory_entry *e)
+static long
+inventory_clamp(long connections)
+{
+	return connections > INVENTORY_HOLDING_MAX ? INVENTORY_HOLDING_MAX : connections;
+}
+
+/* What the stored state of an entry holds. */
+static struct budget_holding
+inventory_entry_stored(const struct inventory_entry *e)
 {
 	struct budget_holding h = {-1, 0};
 
-	if (e->reserved) {
-		h.role = e->reserved_role;
-		h.connections = e->reserved_connections;
-	} else if (e->present) {
+	if (e->present) {
 		h.role = e->role;
-		h.connections = inventory_entry_pods(e) * e->pool_per_pod;
+		h.connections = inventory_clamp(inventory_entry_pods(e) * e->pool_per_pod);
 	}
 	return h;
 }
 
-/* Moves an entry's contribution to the role sums to what it holds now. */
+static void
+inventory_add_holding(struct inventory *inv, struct budget_holding h, long sign)
+{
+	if (h.role >= 0)
+		inv->role_usage[h.role] += sign * h.connections;
+}
+
+/*
+ * Moves an entry's contribution to the role sums to what it holds now: its
+ * stored state, and in each role where a reservation is larger, the excess
+ * of the largest one (borne by that reservation).
+ */
 static void
 inventory_recount(struct inventory *inv, struct inventory_entry *e)
 {
-	struct budget_holding now = inventory_entry_holding(e);
+	struct budget_holding stored = inventory_entry_stored(e);
+	struct inventory_reservation *r;
+	unsigned i, j;
+	long base;
+	int bears;
 
-	if (e->counted.role >= 0)
-		inv->role_usage[e->counted.role] -= e->counted.connections;
-	if (now.role >= 0)
-		inv->role_usage[now.role] += now.connections;
-	e->counted = now;
+	inventory_add_holding(inv, e->counted, -1);
+	for (i = 0; i < e->reservation_count; i++)
+		inventory_add_holding(inv, e->reservations[i].counted, -1);
+	e->counted = stored;
+	inventory_add_holding(inv, stored, 1);
+	for (i = 0; i < e->reservation_count; i++) {
+		r = &e->reservations[i];
+		r->counted.role = -1;
+		r->counted.connections = 0;
+		/* The first of the largest in its role bears the excess; the rest add nothing. */
+		for (bears = 1, j = 0; j < e->reservation_count && bears; j++)
+			if (j != i && e->reservations[j].role == r->role &&
+			    (e->reservations[j].connections > r->connections ||
+			    (e->reservations[j].connections == r->connections && j < i)))
+				bears = 0;
+		base = stored.role == r->role ? stored.connections : 0;
+		if (!bears || r->role < 0 || r->connections <= base)
+			continue;
+		r->counted.role = r->role;
+		r->counted.connections = r->connections - base;
+		inventory_add_holding(inv, r->counted, 1);
+	}
 }
 
 static void
-inventory_unreserve(struct inventory *inv, struct inventory_entry *e)
+inventory_reservation_drop(struct inventory *inv, struct inventory_entry *e, unsigned i)
 {
 	struct inventory_entry **p;
 
+	inventory_add_holding(inv, e->reservations[i].counted, -1);
+	e->reservations[i] = e->reservations[--e->reservation_count];
+	inv->reservation_count--;
+	if (e->reservation_count > 0)
+		return;
 	for (p = &inv->reserved; *p; p = &(*p)->reserved_next)
 		if (*p == e) {
 			*p = e->reserved_next;
 			break;
 		}
-	e->reserved = 0;
 	e->reserved_next = NULL;
-	inv->reservation_count--;
+	free(e->reservations);
+	e->reservations = NULL;
+}
+
+/* Ends the reservations the stored state now shows: the admitted change is stored. */
+static void
+inventory_settle(struct inventory *inv, struct inventory_entry *e)
+{
+	struct budget_holding stored = inventory_entry_stored(e);
+	unsigned i = 0;
+
+	while (i < e->reservation_count)
+		if (e->present && e->reservations[i].role == stored.role &&
+		    e->reservations[i].connections == stored.connections)
+			inventory_reservation_drop(inv, e, i);
+		else
+			i++;
+	inventory_recount(inv, e);
 }
 
 /* Frees an entry that is neither present nor reserved. */
@@ -242,7 +329,7 @@ inventory_drop_if_empty(struct inventory *inv, struct inventory_entry *e)
 {
 	struct inventory_entry **slot;
 
-	if (e->present || e->reserved)
+	if (e->present || e->reservation_count > 0)
 		return;
 	slot = inventory_slot(inv, e->kind, e->namespace, e->name);
 	*slot = e->next;
@@ -273,35 +360,63 @@ inventory_hpa_max(const struct inventory *inv, enum workload_kind kind, const ch
 	return hpa ? hpa->max_replicas : 0;
 }
 
-/* Copies the names, env and envFrom of containers: what re-resolving needs. */
-static cJSON *
-inventory_trim_containers(const cJSON *containers)
+long
+inventory_counted_pods(const struct inventory *inv, enum workload_kind kind,
+    const char *namespace, const char *name, long replicas)
+{
+	long max = inventory_hpa_max(inv, kind, namespace, name);
+
+	return max > replicas ? max : replicas;
+}
+
+/* Copies the names, env and envFrom of one container into out. */
+static int
+inventory_trim_one(const cJSON *container, cJSON *out)
 {
 	static const char *const keep[] = {"name", "env", "envFrom"};
-	const cJSON *container, *item;
-	cJSON *out = cJSON_CreateArray(), *copy;
+	const cJSON *item;
+	cJSON *copy;
 	size_t i;
+
+	if ((copy = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(out, copy)) {
+		cJSON_Delete(copy);
+		return PG_ERR_NOMEM;
+	}
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if ((item = cJSON_GetObjectItemCaseSensitive(container, keep[i])) != NULL)
+			cJSON_AddItemToObject(copy, keep[i], cJSON_Duplicate(item, 1));
+	return PG_OK;
+}
+
+/*
+ * The containers whose pools count (the app containers and the native
+ * sidecars), cut to what re-resolving needs, in one list.
+ */
+static cJSON *
+inventory_trim_containers(const struct workload *w)
+{
+	const cJSON *container;
+	cJSON *out = cJSON_CreateArray();
 
 	if (out == NULL)
 		return NULL;
-	cJSON_ArrayForEach(container, containers) {
-		if ((copy = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(out, copy)) {
-			cJSON_Delete(copy);
-			cJSON_Delete(out);
-			return NULL;
-		}
-		for (i = 0; i < 3; i++)
-			if ((item = cJSON_GetObjectItemCaseSensitive(container, keep[i])) != NULL)
-				cJSON_AddItemToObject(copy, keep[i], cJSON_Duplicate(item, 1));
-	}
+	cJSON_ArrayForEach(container, w->containers)
+		if (inventory_trim_one(container, out))
+			goto fail;
+	cJSON_ArrayForEach(container, w->init_containers)
+		if (workload_is_sidecar(container) && inventory_trim_one(container, out))
+			goto fail;
 	return out;
+fail:
+	cJSON_Delete(out);
+	return NULL;
 }
 
 int
 inventory_put_workload(struct inventory *inv, const struct workload *w, int role)
 {
 	struct inventory_entry *e = inventory_entry_for(inv, w->kind, w->namespace, w->name);
-	struct budget_holding stored;
+	int result = PG_OK;
 
 	if (e == NULL)
 		return PG_ERR_NOMEM;
@@ -318,20 +433,14 @@ inventory_put_workload(struct inventory *inv, const struct workload *w, int role
 		e->containers = NULL;
 		inv->dependents--;
 	}
-	if (w->uses_configmaps && w->containers) {
-		if ((e->containers = inventory_trim_containers(w->containers)) == NULL)
-			return PG_ERR_NOMEM;
-		inv->dependents++;
+	if (w->uses_configmaps && (w->containers || w->init_containers)) {
+		if ((e->containers = inventory_trim_containers(w)) == NULL)
+			result = PG_ERR_NOMEM;	/* counted all the same, not re-resolved */
+		else
+			inv->dependents++;
 	}
-	if (e->reserved) {
-		/* The admitted change is stored: the reservation has done its work. */
-		stored.role = role;
-		stored.connections = inventory_entry_pods(e) * e->pool_per_pod;
-		if (stored.role == e->reserved_role && stored.connections == e->reserved_connections)
-			inventory_unreserve(inv, e);
-	}
-	inventory_recount(inv, e);
-	return PG_OK;
+	inventory_settle(inv, e);
+	return result;
 }
 
 int
@@ -363,11 +472,52 @@ inventory_remove(struct inventory *inv, enum workload_kind kind, const char *nam
 	inventory_drop_if_empty(inv, e);
 }
 
-const struct inventory_entry *
+static const struct inventory_entry *
 inventory_get(const struct inventory *inv, enum workload_kind kind, const char *namespace,
     const char *name)
 {
 	return *inventory_slot(inv, kind, namespace, name);
+}
+
+int
+inventory_lookup(const struct inventory *inv, enum workload_kind kind, const char *namespace,
+    const char *name, struct inventory_facts *out)
+{
+	const struct inventory_entry *e = inventory_get(inv, kind, namespace, name);
+
+	memset(out, 0, sizeof(*out));
+	out->role = -1;
+	if (e == NULL)
+		return 0;
+	out->reservations = e->reservation_count;
+	if (!e->present)
+		return 0;
+	out->present = 1;
+	out->role = e->role;
+	out->replicas = e->replicas;
+	out->hpa_max_replicas = e->hpa_max_replicas;
+	out->pods = inventory_entry_pods(e);
+	out->pool_per_pod = e->pool_per_pod;
+	out->pool_unknown = e->pool_unknown;
+	return 1;
+}
+
+long
+inventory_held(const struct inventory *inv, enum workload_kind kind, const char *namespace,
+    const char *name, int role)
+{
+	const struct inventory_entry *e = inventory_get(inv, kind, namespace, name);
+	long held = 0;
+	unsigned i;
+
+	if (e == NULL || role < 0)
+		return 0;
+	if (e->counted.role == role)
+		held = e->counted.connections;
+	for (i = 0; i < e->reservation_count; i++)
+		if (e->reservations[i].counted.role == role)
+			held += e->reservations[i].counted.connections;
+	return held;
 }
 
 const long *
@@ -392,7 +542,7 @@ inventory_apply_hpa(struct inventory *inv, enum workload_kind kind, const char *
 	if (e == NULL)
 		return;
 	e->hpa_max_replicas = inventory_hpa_max(inv, kind, namespace, name);
-	inventory_recount(inv, e);
+	inventory_settle(inv, e);
 }
 
 void
@@ -490,8 +640,37 @@ inventory_reresolve(struct inventory *inv, const char *namespace)
 			}
 			e->pool_per_pod = w.pool_per_pod;
 			e->pool_unknown = w.pool_unknown;
-			inventory_recount(inv, e);
+			inventory_settle(inv, e);
 		}
+}
+
+/*
+ * What is kept of a ConfigMap value, at most INVENTORY_CONFIGMAP_VALUE_MAX
+ * characters: pool sizes are short numbers, but a long value must not look
+ * absent. Leading zeros are dropped from a long run of digits (Spring reads
+ * "0...050" as 50); any other long value is cut and marked, so it fails as a
+ * pool size just as the whole value would.
+ */
+static void
+inventory_configmap_keep(const char *value, char *out, size_t size)
+{
+	size_t len = strlen(value), digits = strspn(value, "0123456789");
+
+	if (len <= INVENTORY_CONFIGMAP_VALUE_MAX) {
+		snprintf(out, size, "%s", value);
+		return;
+	}
+	if (digits == len) {
+		while (len > 1 && *value == '0') {
+			value++;
+			len--;
+		}
+		if (len <= INVENTORY_CONFIGMAP_VALUE_MAX) {
+			snprintf(out, size, "%s", value);
+			return;
+		}
+	}
+	snprintf(out, size, "%.*s...", INVENTORY_CONFIGMAP_VALUE_MAX - 3, value);
 }
 
 int
@@ -501,13 +680,19 @@ inventory_put_configmap(struct inventory *inv, const char *namespace, const char
 	const cJSON *item;
 	cJSON *kept = cJSON_CreateObject();
 	void *old;
-	char key[600];
+	char key[600], value[INVENTORY_CONFIGMAP_VALUE_MAX + 8];
 
 	if (kept == NULL)
 		return PG_ERR_NOMEM;
-	cJSON_ArrayForEach(item, data)
-		if (cJSON_IsString(item) && strlen(item->valuestring) <= INVENTORY_CONFIGMAP_VALUE_MAX)
-			cJSON_AddStringToObject(kept, item->string, item->valuestring);
+	cJSON_ArrayForEach(item, data) {
+		if (!cJSON_IsString(item))
+			continue;
+		inventory_configmap_keep(item->valuestring, value, sizeof(value));
+		if (cJSON_AddStringToObject(kept, item->string, value) == NULL) {
+			cJSON_Delete(kept);
+			return PG_ERR_NOMEM;
+		}
+	}
 	if (table_put(inv->configmaps, inventory_key(key, sizeof(key), namespace, name, NULL),
 	    kept, &old)) {
 		cJSON_Delete(kept);
@@ -533,18 +718,35 @@ inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *na
     const char *name, int role, long connections, double until)
 {
 	struct inventory_entry *e = inventory_entry_for(inv, kind, namespace, name);
+	struct inventory_reservation *r;
+	unsigned i, first = 0;
 
 	if (e == NULL)
 		return PG_ERR_NOMEM;
-	if (!e->reserved) {
-		e->reserved = 1;
+	if (e->reservations == NULL && (e->reservations = calloc(INVENTORY_RESERVATIONS_MAX,
+	    sizeof(*e->reservations))) == NULL) {
+		inventory_drop_if_empty(inv, e);
+		return PG_ERR_NOMEM;
+	}
+	if (e->reservation_count == 0) {
 		e->reserved_next = inv->reserved;
 		inv->reserved = e;
+	}
+	if (e->reservation_count == INVENTORY_RESERVATIONS_MAX) {
+		/* Full: the one that would end first makes room, its hold kept if larger. */
+		for (i = 1; i < e->reservation_count; i++)
+			if (e->reservations[i].until < e->reservations[first].until)
+				first = i;
+		r = &e->reservations[first];
+		if (r->role == role && r->connections > connections)
+			connections = r->connections;
+	} else {
+		r = &e->reservations[e->reservation_count++];
 		inv->reservation_count++;
 	}
-	e->reserved_role = role;
-	e->reserved_connections = connections;
-	e->reserved_until = until;
+	r->role = role;
+	r->connections = connections;
+	r->until = until;
 	inventory_recount(inv, e);
 	return PG_OK;
 }
@@ -553,12 +755,16 @@ void
 inventory_expire(struct inventory *inv, double now)
 {
 	struct inventory_entry *e, *next;
+	unsigned i;
 
 	for (e = inv->reserved; e; e = next) {
 		next = e->reserved_next;
-		if (e->reserved_until > now)
-			continue;
-		inventory_unreserve(inv, e);
+		i = 0;
+		while (i < e->reservation_count)
+			if (e->reservations[i].until <= now)
+				inventory_reservation_drop(inv, e, i);
+			else
+				i++;
 		inventory_recount(inv, e);
 		inventory_drop_if_empty(inv, e);
 	}
@@ -579,15 +785,23 @@ inventory_hpa_target(const cJSON *hpa, enum workload_kind *kind, const char **ta
 	const cJSON *max = cJSON_GetObjectItemCaseSensitive(spec, "maxReplicas");
 	const cJSON *k = cJSON_GetObjectItemCaseSensitive(ref, "kind");
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(ref, "name");
+	const cJSON *api = cJSON_GetObjectItemCaseSensitive(ref, "apiVersion");
+	const struct workload_kind_info *info;
+	const char *slash;
+	size_t glen;
 
 	if (!cJSON_IsString(k) || !cJSON_IsString(n))
 		return pg_error_set(err, PG_ERR_INVALID, "HPA spec.scaleTargetRef needs kind and name");
-	if (strcmp(k->valuestring, "Deployment") == 0)
-		*kind = WORKLOAD_DEPLOYMENT;
-	else if (strcmp(k->valuestring, "StatefulSet") == 0)
-		*kind = WORKLOAD_STATEFULSET;
-	else
+	if ((*kind = workload_kind_by_name(k->valuestring)) == WORKLOAD_NONE)
 		return pg_error_set(err, PG_ERR_UNSUPPORTED, "HPA targets a %.40s", k->valuestring);
+	/* The HPA controller finds its target by the group of apiVersion and the kind. */
+	info = workload_kind_info(*kind);
+	slash = cJSON_IsString(api) ? strchr(api->valuestring, '/') : NULL;
+	glen = strlen(info->group);
+	if (slash == NULL || (size_t)(slash - api->valuestring) != glen ||
+	    strncmp(api->valuestring, info->group, glen) != 0)
+		return pg_error_set(err, PG_ERR_UNSUPPORTED, "HPA targets %.40s of apiVersion "
+		    "'%.40s'", k->valuestring, cJSON_IsString(api) ? api->valuestring : "");
 	if (!cJSON_IsNumber(max) || max->valuedouble < 1 ||
 	    max->valuedouble > WORKLOAD_MAX_REPLICAS)
 		return pg_error_set(err, PG_ERR_INVALID, "HPA spec.maxReplicas must be a whole "
@@ -647,6 +861,49 @@ inventory_add_object(struct inventory *inv, const cJSON *object, const char *def
 		return inventory_put_hpa(inv, namespace, name, target_kind, target, max);
 	}
 	return PG_OK;
+}
+
+int
+inventory_apply_object(struct inventory *inv, const cJSON *object, struct pg_error *err)
+{
+	const cJSON *metadata = cJSON_GetObjectItemCaseSensitive(object, "metadata");
+	struct workload_resolver resolver = inventory_resolver(inv);
+	struct pg_error ignored;
+	struct workload w;
+	const char *kind = inventory_string(object, "kind");
+	int result;
+
+	result = inventory_add_object(inv, object, NULL, err);
+	if (result == PG_OK || result == PG_ERR_NOMEM)
+		return result;
+	if (workload_kind_of(object) != WORKLOAD_NONE) {
+		/* It exists in the cluster all the same: counted at defaultPoolSize. */
+		workload_from_object(object, inv->cfg, NULL, &resolver, &w, &ignored);
+		w.pool_per_pod = inv->cfg->default_pool_size;
+		w.pool_unknown = 1;
+		w.uses_configmaps = 0;
+		if (inventory_put_workload(inv, &w, budget_role_for(inv->cfg, w.namespace,
+		    workload_label, w.labels)))
+			return pg_error_set(err, PG_ERR_NOMEM, "out of memory");
+	} else if (kind && strcmp(kind, "HorizontalPodAutoscaler") == 0)
+		inventory_remove_hpa(inv, inventory_string(metadata, "namespace") ?
+		    inventory_string(metadata, "namespace") : "default",
+		    inventory_string(metadata, "name") ? inventory_string(metadata, "name") : "");
+	return PG_ERR_INVALID;
+}
+
+void
+inventory_remove_object(struct inventory *inv, const char *kind, const char *namespace,
+    const char *name)
+{
+	enum workload_kind wk = workload_kind_by_name(kind);
+
+	if (wk != WORKLOAD_NONE)
+		inventory_remove(inv, wk, namespace, name);
+	else if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+		inventory_remove_hpa(inv, namespace, name);
+	else if (strcmp(kind, "ConfigMap") == 0)
+		inventory_remove_configmap(inv, namespace, name);
 }
 
 /* 0: ConfigMaps, 1: HPAs, 2: workloads, 3: anything else. */

@@ -16,27 +16,21 @@
 #define LIVE_WATCH_SECONDS 300
 #define LIVE_BACKOFF_MAX 30
 
-enum live_kind {
-	LIVE_DEPLOYMENT,
-	LIVE_STATEFULSET,
-	LIVE_HPA,
-	LIVE_CONFIGMAP
-};
-
+/* One kind of object to list and watch: the workload kinds, then HPAs and ConfigMaps. */
 struct live_resource {
 	const char *group_path;
 	const char *plural;
 	const char *api_version;
 	const char *kind;
-	enum live_kind what;
+	enum workload_kind workload;	/* WORKLOAD_NONE for the others */
 };
 
-static const struct live_resource live_resources[] = {
-	{"/apis/apps/v1", "deployments", "apps/v1", "Deployment", LIVE_DEPLOYMENT},
-	{"/apis/apps/v1", "statefulsets", "apps/v1", "StatefulSet", LIVE_STATEFULSET},
+#define LIVE_RESOURCE_MAX (WORKLOAD_KIND_COUNT + 2)
+
+static const struct live_resource live_others[] = {
 	{"/apis/autoscaling/v2", "horizontalpodautoscalers", "autoscaling/v2",
-	    "HorizontalPodAutoscaler", LIVE_HPA},
-	{"/api/v1", "configmaps", "v1", "ConfigMap", LIVE_CONFIGMAP},
+	    "HorizontalPodAutoscaler", WORKLOAD_NONE},
+	{"/api/v1", "configmaps", "v1", "ConfigMap", WORKLOAD_NONE},
 };
 
 struct live_watcher {
@@ -54,8 +48,9 @@ struct live_watcher {
 struct live {
 	struct kube_client *client;
 	const struct config *cfg;
-	struct inventory *inv;
-	pthread_mutex_t *lock;
+	struct live_sink sink;
+	struct live_resource resources[LIVE_RESOURCE_MAX];
+	size_t resource_count;
 	struct live_watcher *watchers;
 	size_t count;
 	volatile int stop;
@@ -89,40 +84,15 @@ live_sleep(struct live *live, int seconds)
 }
 
 /*
- * A workload whose pool value is bad input (not a positive integer) exists in
- * the cluster all the same: it is counted at defaultPoolSize, and logged.
+ * Hands one object (added or modified) to the sink. Objects in a list lack
+ * apiVersion and kind, so they are set here.
  */
 static void
-live_put_bad_workload(struct live_watcher *w, const cJSON *object, const char *why)
-{
-	const struct config *cfg = w->live->cfg;
-	struct workload_resolver resolver = inventory_resolver(w->live->inv);
-	struct workload wl;
-	struct pg_error err;
-
-	if (workload_from_object(object, cfg, NULL, &resolver, &wl, &err) == PG_OK ||
-	    wl.kind == WORKLOAD_NONE)
-		return;
-	log_message(LOG_WARN, "bad_workload", "%s; counted as defaultPoolSize %ld", why,
-	    cfg->default_pool_size);
-	wl.pool_per_pod = cfg->default_pool_size;
-	wl.pool_unknown = 1;
-	wl.uses_configmaps = 0;
-	inventory_put_workload(w->live->inv, &wl, budget_role_for(cfg, wl.namespace,
-	    workload_label, wl.labels));
-}
-
-/*
- * Applies one object (added or modified) to the inventory; the caller holds
- * the lock. Objects in a list lack apiVersion and kind, so they are set here.
- */
-static void
-live_apply(struct live_watcher *w, cJSON *object)
+live_apply(struct live_watcher *w, cJSON *object, int known)
 {
 	const cJSON *metadata = cJSON_GetObjectItemCaseSensitive(object, "metadata");
 	const char *namespace = live_string(metadata, "namespace");
 	const char *name = live_string(metadata, "name");
-	struct pg_error err;
 	char key[600];
 
 	if (namespace == NULL || name == NULL)
@@ -131,19 +101,14 @@ live_apply(struct live_watcher *w, cJSON *object)
 		cJSON_AddStringToObject(object, "apiVersion", w->res->api_version);
 	if (!cJSON_GetObjectItemCaseSensitive(object, "kind"))
 		cJSON_AddStringToObject(object, "kind", w->res->kind);
-	snprintf(key, sizeof(key), "%s/%s", namespace, name);
-	table_put(w->known, key, (void *)1, NULL);
-	if (inventory_add_object(w->live->inv, object, NULL, &err) == PG_OK)
-		return;
-	if (w->res->what == LIVE_HPA)
-		inventory_remove_hpa(w->live->inv, namespace, name);	/* no valid target now */
-	else if (w->res->what == LIVE_DEPLOYMENT || w->res->what == LIVE_STATEFULSET)
-		live_put_bad_workload(w, object, err.msg);
-	else
-		log_message(LOG_WARN, "bad_object", "%s/%s: %s", namespace, name, err.msg);
+	if (known) {
+		snprintf(key, sizeof(key), "%s/%s", namespace, name);
+		table_put(w->known, key, (void *)1, NULL);
+	}
+	w->live->sink.put(w->live->sink.ctx, object);
 }
 
-/* Removes what key ("namespace/name") put into the inventory; the caller holds the lock. */
+/* Tells the sink that what key ("namespace/name") named is gone. */
 static void
 live_delete(struct live_watcher *w, const char *key)
 {
@@ -155,20 +120,7 @@ live_delete(struct live_watcher *w, const char *key)
 		return;
 	memcpy(namespace, key, n);
 	namespace[n] = '\0';
-	switch (w->res->what) {
-	case LIVE_DEPLOYMENT:
-		inventory_remove(w->live->inv, WORKLOAD_DEPLOYMENT, namespace, slash + 1);
-		break;
-	case LIVE_STATEFULSET:
-		inventory_remove(w->live->inv, WORKLOAD_STATEFULSET, namespace, slash + 1);
-		break;
-	case LIVE_HPA:
-		inventory_remove_hpa(w->live->inv, namespace, slash + 1);
-		break;
-	case LIVE_CONFIGMAP:
-		inventory_remove_configmap(w->live->inv, namespace, slash + 1);
-		break;
-	}
+	w->live->sink.remove(w->live->sink.ctx, w->res->kind, namespace, slash + 1);
 	table_remove(w->known, key);
 }
 
@@ -239,18 +191,16 @@ live_list(struct live_watcher *w, struct pg_error *err)
 			result = pg_error_set(err, PG_ERR_PARSE, "LIST %s: the answer is not JSON", path);
 			goto out;
 		}
-		pthread_mutex_lock(live->lock);
 		cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(doc, "items")) {
 			const cJSON *md = cJSON_GetObjectItemCaseSensitive(item, "metadata");
 			char key[600];
 
-			live_apply(w, (cJSON *)item);
+			live_apply(w, (cJSON *)item, 1);
 			snprintf(key, sizeof(key), "%s/%s", live_string(md, "namespace") ?
 			    live_string(md, "namespace") : "", live_string(md, "name") ?
 			    live_string(md, "name") : "");
 			table_put(seen, key, (void *)1, NULL);
 		}
-		pthread_mutex_unlock(live->lock);
 		metadata = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
 		version = live_string(metadata, "resourceVersion");
 		next = live_string(metadata, "continue");
@@ -263,12 +213,10 @@ live_list(struct live_watcher *w, struct pg_error *err)
 		body = NULL;
 	} while (cont[0] && !live->stop);
 	/* What the inventory held from before that the LIST no longer has is gone. */
-	pthread_mutex_lock(live->lock);
 	table_foreach(w->known, live_collect_stale, &stale);
 	for (i = 0; i < stale.count; i++)
 		if (stale.keys[i])
 			live_delete(w, stale.keys[i]);
-	pthread_mutex_unlock(live->lock);
 	w->gone = 0;
 out:
 	for (i = 0; i < stale.count; i++)
@@ -308,17 +256,13 @@ live_on_event(void *ctx, char *line, size_t len)
 		stop = 1;
 	} else if (version != NULL) {
 		snprintf(w->version, sizeof(w->version), "%s", version);
-		if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
-			pthread_mutex_lock(w->live->lock);
-			live_apply(w, object);
-			pthread_mutex_unlock(w->live->lock);
-		} else if (strcmp(type, "DELETED") == 0) {
+		if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0)
+			live_apply(w, object, 1);
+		else if (strcmp(type, "DELETED") == 0) {
 			snprintf(key, sizeof(key), "%s/%s", live_string(metadata, "namespace") ?
 			    live_string(metadata, "namespace") : "", live_string(metadata, "name") ?
 			    live_string(metadata, "name") : "");
-			pthread_mutex_lock(w->live->lock);
 			live_delete(w, key);
-			pthread_mutex_unlock(w->live->lock);
 		}
 	}
 	cJSON_Delete(event);
@@ -413,34 +357,52 @@ live_add_namespace(void *arg, const char *namespace, void *value)
 	size_t i;
 
 	(void)value;
-	for (i = 0; i < sizeof(live_resources) / sizeof(live_resources[0]); i++) {
-		plan->live->watchers[plan->next].res = &live_resources[i];
+	for (i = 0; i < plan->live->resource_count; i++) {
+		plan->live->watchers[plan->next].res = &plan->live->resources[i];
 		plan->live->watchers[plan->next].namespace = strdup(namespace);
 		plan->next++;
 	}
 }
 
-int
-live_start(struct kube_client *client, const struct config *cfg, struct inventory *inv,
-    pthread_mutex_t *lock, struct live **out, struct pg_error *err)
+/* The resources to watch: every workload kind of workload.c's table, HPAs, ConfigMaps. */
+static void
+live_plan_resources(struct live *live)
 {
-	const size_t nres = sizeof(live_resources) / sizeof(live_resources[0]);
+	const struct workload_kind_info *info;
+	size_t i;
+	int k;
+
+	for (k = WORKLOAD_NONE + 1; k < WORKLOAD_KIND_COUNT; k++) {
+		info = workload_kind_info((enum workload_kind)k);
+		live->resources[live->resource_count++] = (struct live_resource){info->api_path,
+		    info->plural, info->api_version, info->object_kind, info->kind};
+	}
+	for (i = 0; i < sizeof(live_others) / sizeof(live_others[0]); i++)
+		live->resources[live->resource_count++] = live_others[i];
+}
+
+int
+live_start(struct kube_client *client, const struct config *cfg, const struct live_sink *sink,
+    struct live **out, struct pg_error *err)
+{
 	struct table *namespaces = table_new();
 	struct live_plan plan;
-	struct live *live;
-	size_t i;
+	struct live *live = NULL;
+	size_t i, nres;
 	int all;
 
 	*out = NULL;
 	if (namespaces == NULL || (live = calloc(1, sizeof(*live))) == NULL ||
 	    live_namespaces(cfg, namespaces, &all)) {
 		table_free(namespaces, NULL);
+		free(live);
 		return pg_error_set(err, PG_ERR_NOMEM, "out of memory");
 	}
 	live->client = client;
 	live->cfg = cfg;
-	live->inv = inv;
-	live->lock = lock;
+	live->sink = *sink;
+	live_plan_resources(live);
+	nres = live->resource_count;
 	pthread_mutex_init(&live->sleep_lock, NULL);
 	pthread_cond_init(&live->sleep_cond, NULL);
 	live->count = all ? nres : table_count(namespaces) * nres;
@@ -452,7 +414,7 @@ live_start(struct kube_client *client, const struct config *cfg, struct inventor
 	}
 	if (all)
 		for (i = 0; i < nres; i++)
-			live->watchers[i].res = &live_resources[i];
+			live->watchers[i].res = &live->resources[i];
 	else {
 		plan.live = live;
 		plan.next = 0;
@@ -490,7 +452,7 @@ int
 live_fetch_workload(struct live *live, enum workload_kind kind, const char *namespace,
     const char *name, struct pg_error *err)
 {
-	const struct live_resource *res = &live_resources[kind == WORKLOAD_STATEFULSET ? 1 : 0];
+	const struct live_resource *res = NULL;
 	struct live_watcher *owner = NULL;
 	char path[1024], *body;
 	cJSON *object;
@@ -498,7 +460,10 @@ live_fetch_workload(struct live *live, enum workload_kind kind, const char *name
 	long status;
 	int result;
 
-	for (i = 0; i < live->count; i++)
+	for (i = 0; i < live->resource_count; i++)
+		if (live->resources[i].workload == kind && kind != WORKLOAD_NONE)
+			res = &live->resources[i];
+	for (i = 0; res && i < live->count; i++)
 		if (live->watchers[i].res == res && (live->watchers[i].namespace == NULL ||
 		    strcmp(live->watchers[i].namespace, namespace) == 0))
 			owner = &live->watchers[i];
@@ -512,9 +477,11 @@ live_fetch_workload(struct live *live, enum workload_kind kind, const char *name
 		free(body);
 		return pg_error_set(err, PG_ERR_INVALID, "GET %s: HTTP %ld", path, status);
 	}
-	pthread_mutex_lock(live->lock);
-	live_apply(owner, object);
-	pthread_mutex_unlock(live->lock);
+	/*
+	 * Not recorded among the watcher's known objects (that table is its
+	 * thread's): the watch delivers the object's ADDED event soon anyway.
+	 */
+	live_apply(owner, object, 0);
 	cJSON_Delete(object);
 	free(body);
 	return PG_OK;

@@ -228,19 +228,21 @@ cli_reload_options(const struct cli *cli, struct kube_client *client, struct rel
 }
 
 static void
-log_listening(const struct cli *cli, struct server *srv, struct snapshot *snap,
+log_listening(const struct cli *cli, struct server *srv, struct snapshot_holder *holder,
     struct kube_client *client)
 {
+	struct snapshot *snap = snapshot_holder_get(holder);
 	cJSON *f = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(f, "listen", cli->listen);
 	cJSON_AddNumberToObject(f, "port", server_port(srv));
-	cJSON_AddStringToObject(f, "config", snap->cfg->source);
-	cJSON_AddNumberToObject(f, "roles", (double)snap->cfg->role_count);
-	cJSON_AddNumberToObject(f, "inventoryWorkloads", (double)inventory_count(snap->inv));
+	cJSON_AddStringToObject(f, "config", snapshot_config(snap)->source);
+	cJSON_AddNumberToObject(f, "roles", (double)snapshot_config(snap)->role_count);
+	cJSON_AddNumberToObject(f, "inventoryWorkloads", (double)snapshot_workloads(snap));
 	cJSON_AddStringToObject(f, "inventory", client ? kube_client_server(client) : "manifests");
 	cJSON_AddStringToObject(f, "version", POOLGUARD_VERSION);
 	log_write(LOG_INFO, "listening", f);
+	snapshot_release(snap);
 }
 
 static int
@@ -327,7 +329,7 @@ cmd_serve(int argc, char **argv)
 	}
 	metrics_set_certificate_expiry(server_certificate_expiry(srv));
 	metrics_count_reload(1, time(NULL));
-	log_listening(&cli, srv, snap, client);
+	log_listening(&cli, srv, &holder, client);
 	while (sig != SIGTERM && sig != SIGINT)
 		if (sigwait(&signals, &sig) != 0)
 			break;

@@ -199,6 +199,8 @@ reload_run(void *arg)
 	struct reload_stamp config, cert, key;
 
 	while (!reload_wait(r, r->opts.interval_ms)) {
+		/* Snapshots replaced earlier are freed here, once no request holds them. */
+		snapshot_holder_reap(r->holder);
 		reload_stamp_of(r->config_file, &config);
 		if (reload_stamp_changed(&config, &r->config_stamp)) {
 			r->config_stamp = config;

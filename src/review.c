@@ -60,6 +60,42 @@ review_gvk(const cJSON *request, const char *key, const char *last, const char *
 	return PG_OK;
 }
 
+static const char *const review_operations[] = {
+	[REVIEW_OTHER] = "other",
+	[REVIEW_CREATE] = "CREATE",
+	[REVIEW_UPDATE] = "UPDATE",
+	[REVIEW_DELETE] = "DELETE",
+	[REVIEW_CONNECT] = "CONNECT",
+};
+
+const char *
+review_operation_name(enum review_operation op)
+{
+	return op > REVIEW_OTHER && op <= REVIEW_CONNECT ? review_operations[op] : "other";
+}
+
+/* The operation, the target and the workload kind, from the strings the request carries. */
+static void
+review_classify(struct review_request *out)
+{
+	int op;
+
+	out->op = REVIEW_OTHER;
+	for (op = REVIEW_CREATE; op <= REVIEW_CONNECT; op++)
+		if (strcmp(out->operation, review_operations[op]) == 0)
+			out->op = (enum review_operation)op;
+	out->target = REVIEW_TARGET_NONE;
+	out->workload = workload_kind_of_resource(out->resource_group, out->resource);
+	if (out->workload != WORKLOAD_NONE) {
+		if (out->sub_resource[0] == '\0')
+			out->target = REVIEW_TARGET_WORKLOAD;
+		else if (strcmp(out->sub_resource, "scale") == 0)
+			out->target = REVIEW_TARGET_SCALE;
+	} else if (strcmp(out->resource_group, "autoscaling") == 0 &&
+	    strcmp(out->resource, "horizontalpodautoscalers") == 0 && out->sub_resource[0] == '\0')
+		out->target = REVIEW_TARGET_HPA;
+}
+
 static int
 review_fill(struct review_request *out, const cJSON *request, struct pg_error *err)
 {
@@ -91,6 +127,7 @@ review_fill(struct review_request *out, const cJSON *request, struct pg_error *e
 	out->dry_run = cJSON_IsTrue(dry_run);
 	out->object = review_object_or_null(request, "object");
 	out->old_object = review_object_or_null(request, "oldObject");
+	review_classify(out);
 	return PG_OK;
 }
 
@@ -99,11 +136,20 @@ review_decode(const char *body, size_t len, int allow_bare, struct review_reques
     struct pg_error *err)
 {
 	const cJSON *request, *kind;
+	const char *end = NULL;
 	int result;
 
 	memset(out, 0, sizeof(*out));
-	if ((out->root = cJSON_ParseWithLength(body, len)) == NULL)
+	if ((out->root = cJSON_ParseWithLengthOpts(body, len, &end, 0)) == NULL)
 		return pg_error_set(err, PG_ERR_PARSE, "the body is not valid JSON");
+	/* One document: the API server never sends more, so more is not an AdmissionReview. */
+	while (end < body + len && strchr(" \t\r\n", *end) != NULL && *end != '\0')
+		end++;
+	if (end < body + len) {
+		result = pg_error_set(err, PG_ERR_PARSE, "the body is not valid JSON: data after "
+		    "the document at byte %zu", (size_t)(end - body));
+		goto fail;
+	}
 	if (!cJSON_IsObject(out->root)) {
 		result = pg_error_set(err, PG_ERR_INVALID, "the body is not an AdmissionReview "
 		    "object");

@@ -1,9 +1,21 @@
 /*
- * snapshot.c - reference-counted budget + inventory snapshots and their holder.
+ * snapshot.c - reference-counted budget + inventory snapshots, the lock that
+ * guards their inventory, and the holder of the one in force.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "poolguard/log.h"
 #include "poolguard/snapshot.h"
+
+struct snapshot {
+	struct config *cfg;
+	struct inventory *inv;		/* guarded by lock */
+	struct live *live;		/* NULL: a fixed inventory */
+	pthread_mutex_t lock;
+	atomic_int refs;
+};
 
 struct snapshot *
 snapshot_new(struct config *cfg, struct inventory *inv)
@@ -22,10 +34,49 @@ snapshot_new(struct config *cfg, struct inventory *inv)
 	return snap;
 }
 
+const struct config *
+snapshot_config(const struct snapshot *snap)
+{
+	return snap->cfg;
+}
+
+/* live_sink put: one object from a LIST, a watch event or a GET. */
+static void
+snapshot_put_object(void *ctx, const cJSON *object)
+{
+	struct snapshot *snap = ctx;
+	struct pg_error err;
+	int result;
+
+	pthread_mutex_lock(&snap->lock);
+	result = inventory_apply_object(snap->inv, object, &err);
+	pthread_mutex_unlock(&snap->lock);
+	if (result == PG_ERR_NOMEM)
+		log_message(LOG_ERROR, "out_of_memory", "applying a watched object");
+	else if (result != PG_OK && workload_kind_of(object) != WORKLOAD_NONE)
+		log_message(LOG_WARN, "bad_workload", "%s; counted as defaultPoolSize %ld", err.msg,
+		    snap->cfg->default_pool_size);
+	else if (result != PG_OK)
+		log_message(LOG_WARN, "bad_object", "%s", err.msg);
+}
+
+/* live_sink remove: an object deleted, or gone from a relist. */
+static void
+snapshot_remove_object(void *ctx, const char *kind, const char *namespace, const char *name)
+{
+	struct snapshot *snap = ctx;
+
+	pthread_mutex_lock(&snap->lock);
+	inventory_remove_object(snap->inv, kind, namespace, name);
+	pthread_mutex_unlock(&snap->lock);
+}
+
 int
 snapshot_start_live(struct snapshot *snap, struct kube_client *client, struct pg_error *err)
 {
-	return live_start(client, snap->cfg, snap->inv, &snap->lock, &snap->live, err);
+	struct live_sink sink = {snapshot_put_object, snapshot_remove_object, snap};
+
+	return live_start(client, snap->cfg, &sink, &snap->live, err);
 }
 
 int
@@ -37,6 +88,70 @@ snapshot_ready(struct snapshot *snap)
 		return 1;
 	live_stats(snap->live, &stats);
 	return stats.synced;
+}
+
+/*
+ * A scale of a workload the watch has not delivered yet: fetch it, so its
+ * pool size is known. Failures leave the judgement to the defaults.
+ */
+static void
+snapshot_fetch_missing(struct snapshot *snap, const struct review_request *req)
+{
+	struct inventory_facts facts;
+	struct pg_error err;
+	int present;
+
+	if (snap->live == NULL || req->target != REVIEW_TARGET_SCALE)
+		return;
+	pthread_mutex_lock(&snap->lock);
+	present = inventory_lookup(snap->inv, req->workload, req->namespace, req->name, &facts);
+	pthread_mutex_unlock(&snap->lock);
+	if (!present && live_fetch_workload(snap->live, req->workload, req->namespace, req->name,
+	    &err) != PG_OK)
+		log_message(LOG_DEBUG, "fetch_failed", "%s", err.msg);
+}
+
+void
+snapshot_judge(struct snapshot *snap, const struct review_request *req, double now,
+    double reservation_seconds, struct verdict *v, struct admission_subject *subject)
+{
+	const struct admission_reservation *r = &subject->reserve;
+
+	snapshot_fetch_missing(snap, req);
+	pthread_mutex_lock(&snap->lock);
+	inventory_expire(snap->inv, now);
+	admission_judge(snap->cfg, snap->inv, req, v, subject);
+	if (r->wanted && !req->dry_run && reservation_seconds > 0 &&
+	    inventory_reserve(snap->inv, r->kind, r->namespace, r->name, r->role, r->connections,
+	    now + reservation_seconds) != PG_OK)
+		log_message(LOG_ERROR, "out_of_memory", "reserving for %s", r->name);
+	pthread_mutex_unlock(&snap->lock);
+}
+
+void
+snapshot_usage(struct snapshot *snap, double now, struct snapshot_usage *out)
+{
+	pthread_mutex_lock(&snap->lock);
+	inventory_expire(snap->inv, now);
+	memcpy(out->role_usage, inventory_role_usage(snap->inv),
+	    snap->cfg->role_count * sizeof(long));
+	out->workloads = inventory_count(snap->inv);
+	out->reservations = inventory_reservations(snap->inv);
+	pthread_mutex_unlock(&snap->lock);
+	out->live = snap->live != NULL;
+	if (snap->live)
+		live_stats(snap->live, &out->live_stats);
+}
+
+size_t
+snapshot_workloads(struct snapshot *snap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&snap->lock);
+	n = inventory_count(snap->inv);
+	pthread_mutex_unlock(&snap->lock);
+	return n;
 }
 
 struct snapshot *
@@ -61,6 +176,7 @@ snapshot_release(struct snapshot *snap)
 void
 snapshot_holder_init(struct snapshot_holder *h, struct snapshot *snap)
 {
+	memset(h, 0, sizeof(*h));
 	pthread_mutex_init(&h->lock, NULL);
 	h->current = snap;
 }
@@ -79,19 +195,60 @@ snapshot_holder_get(struct snapshot_holder *h)
 void
 snapshot_holder_swap(struct snapshot_holder *h, struct snapshot *snap)
 {
-	struct snapshot *old;
+	struct snapshot *old, **grown;
+	size_t alloc;
 
 	pthread_mutex_lock(&h->lock);
 	old = h->current;
 	h->current = snap;
+	if (h->retired_count == h->retired_alloc) {
+		alloc = h->retired_alloc ? h->retired_alloc * 2 : 4;
+		if ((grown = realloc(h->retired, alloc * sizeof(*grown))) != NULL) {
+			h->retired = grown;
+			h->retired_alloc = alloc;
+		}
+	}
+	if (h->retired_count < h->retired_alloc) {
+		h->retired[h->retired_count++] = old;
+		old = NULL;
+	}
 	pthread_mutex_unlock(&h->lock);
+	/* Out of memory for the list: the old one goes now, as it did before retiring. */
 	snapshot_release(old);
+}
+
+size_t
+snapshot_holder_reap(struct snapshot_holder *h)
+{
+	struct snapshot *unused[16];
+	size_t i = 0, n = 0, left;
+
+	pthread_mutex_lock(&h->lock);
+	while (i < h->retired_count && n < sizeof(unused) / sizeof(unused[0]))
+		if (atomic_load(&h->retired[i]->refs) == 1) {
+			/* Only the holder has it: no request can take a new reference now. */
+			unused[n++] = h->retired[i];
+			h->retired[i] = h->retired[--h->retired_count];
+		} else
+			i++;
+	left = h->retired_count;
+	pthread_mutex_unlock(&h->lock);
+	for (i = 0; i < n; i++)
+		snapshot_release(unused[i]);
+	return left;
 }
 
 void
 snapshot_holder_release(struct snapshot_holder *h)
 {
+	size_t i;
+
 	snapshot_release(h->current);
 	h->current = NULL;
+	for (i = 0; i < h->retired_count; i++)
+		snapshot_release(h->retired[i]);
+	free(h->retired);
+	h->retired = NULL;
+	h->retired_count = h->retired_alloc = 0;
 	pthread_mutex_destroy(&h->lock);
 }

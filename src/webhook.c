@@ -35,54 +35,6 @@ webhook_ready(void *ctx)
 	return ready;
 }
 
-/*
- * A scale of a workload the watch has not delivered yet: fetch it, so its
- * pool size is known. Failures leave the judgement to the defaults.
- */
-static void
-webhook_fetch_missing(struct snapshot *snap, const struct review_request *req)
-{
-	enum workload_kind kind = WORKLOAD_NONE;
-	const struct inventory_entry *e;
-	struct pg_error err;
-
-	if (snap->live == NULL || strcmp(req->sub_resource, "scale") != 0 ||
-	    strcmp(req->resource_group, "apps") != 0)
-		return;
-	if (strcmp(req->resource, "deployments") == 0)
-		kind = WORKLOAD_DEPLOYMENT;
-	else if (strcmp(req->resource, "statefulsets") == 0)
-		kind = WORKLOAD_STATEFULSET;
-	else
-		return;
-	pthread_mutex_lock(&snap->lock);
-	e = inventory_get(snap->inv, kind, req->namespace, req->name);
-	pthread_mutex_unlock(&snap->lock);
-	if ((e == NULL || !e->present) &&
-	    live_fetch_workload(snap->live, kind, req->namespace, req->name, &err) != PG_OK)
-		log_message(LOG_DEBUG, "fetch_failed", "%s", err.msg);
-}
-
-/*
- * Judges under the lock, and holds an admitted increase as a reservation so
- * that a concurrent change is judged with it counted.
- */
-static void
-webhook_judge(const struct webhook *wh, struct snapshot *snap, const struct review_request *req,
-    struct verdict *v, struct admission_subject *subject)
-{
-	double now = webhook_now();
-
-	pthread_mutex_lock(&snap->lock);
-	inventory_expire(snap->inv, now);
-	admission_judge(snap->cfg, snap->inv, req, v, subject);
-	if (subject->increase && !req->dry_run && wh->reservation_seconds > 0 &&
-	    subject->kind != WORKLOAD_NONE)
-		inventory_reserve(snap->inv, subject->kind, subject->namespace, subject->name,
-		    subject->role, subject->connections, now + wh->reservation_seconds);
-	pthread_mutex_unlock(&snap->lock);
-}
-
 static double
 webhook_ms_since(const struct timespec *start)
 {
@@ -117,7 +69,7 @@ webhook_log_decision(const struct snapshot *snap, const struct review_request *r
 		cJSON_AddNumberToObject(f, "connectionsAfter", (double)v->connections_after);
 	}
 	if (v->role >= 0) {
-		cJSON_AddStringToObject(f, "role", snap->cfg->roles[v->role].name);
+		cJSON_AddStringToObject(f, "role", snapshot_config(snap)->roles[v->role].name);
 		cJSON_AddNumberToObject(f, "roleUsed", (double)v->role_used);
 		cJSON_AddNumberToObject(f, "roleLimit", (double)v->role_limit);
 		cJSON_AddNumberToObject(f, "clusterUsed", (double)v->cluster_used);
@@ -163,10 +115,8 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 			verdict_deny(&v, "poolguard has not finished reading the cluster's workloads "
 			    "from the API server yet, so it cannot judge this change; retry in a few "
 			    "seconds");
-	} else {
-		webhook_fetch_missing(snap, &req);
-		webhook_judge(wh, snap, &req, &v, &subject);
-	}
+	} else
+		snapshot_judge(snap, &req, webhook_now(), wh->reservation_seconds, &v, &subject);
 	*response = review_encode(&req, &v, wh->pretty);
 	if (*response == NULL)
 		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");
@@ -174,7 +124,7 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 		ms = webhook_ms_since(&start);
 		snprintf(resource, sizeof(resource), "%s%s%s", req.resource,
 		    req.sub_resource[0] ? "/" : "", req.sub_resource);
-		metrics_count_request(req.operation, resource, !v.allowed ? "deny" :
+		metrics_count_request(review_operation_name(req.op), resource, !v.allowed ? "deny" :
 		    v.warning_count ? "warn" : "allow", ms / 1e3);
 		webhook_log_decision(snap, &req, &subject, &v, ms);
 	}
@@ -191,29 +141,26 @@ webhook_metrics(void *ctx)
 {
 	const struct webhook *wh = ctx;
 	struct snapshot *snap = snapshot_holder_get(wh->holder);
+	const struct config *cfg = snapshot_config(snap);
+	struct snapshot_usage usage;
 	struct metrics_view view;
-	struct live_stats stats;
 	char *text = NULL;
 	size_t len = 0;
-	long *usage;
 	FILE *out;
 
-	if ((usage = calloc(snap->cfg->role_count + 1, sizeof(long))) == NULL) {
+	memset(&usage, 0, sizeof(usage));
+	if ((usage.role_usage = calloc(cfg->role_count + 1, sizeof(long))) == NULL) {
 		snapshot_release(snap);
 		return NULL;
 	}
-	pthread_mutex_lock(&snap->lock);
-	memcpy(usage, inventory_role_usage(snap->inv), snap->cfg->role_count * sizeof(long));
+	snapshot_usage(snap, webhook_now(), &usage);
 	memset(&view, 0, sizeof(view));
-	view.cfg = snap->cfg;
-	view.role_usage = usage;
-	view.workloads = inventory_count(snap->inv);
-	view.reservations = inventory_reservations(snap->inv);
-	pthread_mutex_unlock(&snap->lock);
-	if (snap->live) {
-		live_stats(snap->live, &stats);
-		view.live = &stats;
-	}
+	view.cfg = cfg;
+	view.role_usage = usage.role_usage;
+	view.workloads = usage.workloads;
+	view.reservations = usage.reservations;
+	if (usage.live)
+		view.live = &usage.live_stats;
 	if ((out = open_memstream(&text, &len)) != NULL) {
 		if (wh->db)
 			dbwatch_write_metrics(wh->db, out);
@@ -224,7 +171,7 @@ webhook_metrics(void *ctx)
 		} else
 			fclose(out);
 	}
-	free(usage);
+	free(usage.role_usage);
 	snapshot_release(snap);
 	return text;
 }

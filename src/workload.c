@@ -21,32 +21,62 @@ workload_string(const cJSON *object, const char *key)
 	return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
+static const struct workload_kind_info workload_kinds[WORKLOAD_KIND_COUNT] = {
+	[WORKLOAD_DEPLOYMENT] = {WORKLOAD_DEPLOYMENT, "deployment", "Deployment", "apps/v1", "apps",
+	    "deployments", "/apis/apps/v1"},
+	[WORKLOAD_STATEFULSET] = {WORKLOAD_STATEFULSET, "statefulset", "StatefulSet", "apps/v1",
+	    "apps", "statefulsets", "/apis/apps/v1"},
+};
+
+const struct workload_kind_info *
+workload_kind_info(enum workload_kind kind)
+{
+	if (kind <= WORKLOAD_NONE || kind >= WORKLOAD_KIND_COUNT)
+		return NULL;
+	return &workload_kinds[kind];
+}
+
+enum workload_kind
+workload_kind_of_resource(const char *group, const char *resource)
+{
+	int k;
+
+	for (k = WORKLOAD_NONE + 1; k < WORKLOAD_KIND_COUNT; k++)
+		if (strcmp(workload_kinds[k].group, group) == 0 &&
+		    strcmp(workload_kinds[k].plural, resource) == 0)
+			return (enum workload_kind)k;
+	return WORKLOAD_NONE;
+}
+
+enum workload_kind
+workload_kind_by_name(const char *object_kind)
+{
+	int k;
+
+	for (k = WORKLOAD_NONE + 1; k < WORKLOAD_KIND_COUNT; k++)
+		if (strcmp(workload_kinds[k].object_kind, object_kind) == 0)
+			return (enum workload_kind)k;
+	return WORKLOAD_NONE;
+}
+
 enum workload_kind
 workload_kind_of(const cJSON *object)
 {
 	const char *api = workload_string(object, "apiVersion");
 	const char *kind = workload_string(object, "kind");
+	enum workload_kind k;
 
-	if (api == NULL || kind == NULL || strcmp(api, "apps/v1") != 0)
+	if (api == NULL || kind == NULL || (k = workload_kind_by_name(kind)) == WORKLOAD_NONE)
 		return WORKLOAD_NONE;
-	if (strcmp(kind, "Deployment") == 0)
-		return WORKLOAD_DEPLOYMENT;
-	if (strcmp(kind, "StatefulSet") == 0)
-		return WORKLOAD_STATEFULSET;
-	return WORKLOAD_NONE;
+	return strcmp(api, workload_kinds[k].api_version) == 0 ? k : WORKLOAD_NONE;
 }
 
 const char *
 workload_kind_name(enum workload_kind kind)
 {
-	switch (kind) {
-	case WORKLOAD_DEPLOYMENT:
-		return "deployment";
-	case WORKLOAD_STATEFULSET:
-		return "statefulset";
-	default:
-		return "object";
-	}
+	const struct workload_kind_info *info = workload_kind_info(kind);
+
+	return info ? info->name : "object";
 }
 
 const char *
@@ -209,15 +239,22 @@ workload_find_source(const cJSON *container, const char *name, const char *names
 			workload_source_unknown(src, "a field reference%.0s%.0s", "", "");
 		return;
 	}
+	/* Of several envFrom sources that define the variable, the last wins. */
 	env_from = workload_get(container, "envFrom");
 	cJSON_ArrayForEach(entry, env_from) {
-		if ((ref = workload_get(entry, "configMapRef")) == NULL)
-			continue;	/* XXX: a Secret in envFrom could set it too */
 		prefix = workload_string(entry, "prefix");
 		prefix = prefix ? prefix : "";
 		plen = strlen(prefix);
-		map = workload_string(ref, "name");
-		if (map == NULL || strncmp(name, prefix, plen) != 0)
+		if (strncmp(name, prefix, plen) != 0)
+			continue;
+		if ((ref = workload_get(entry, "secretRef")) != NULL) {
+			/* poolguard never reads Secrets: whether this one sets it is unknown. */
+			workload_source_unknown(src, "Secret '%.40s' in envFrom%.0s",
+			    workload_string(ref, "name") ? workload_string(ref, "name") : "", "");
+			continue;
+		}
+		if ((ref = workload_get(entry, "configMapRef")) == NULL ||
+		    (map = workload_string(ref, "name")) == NULL)
 			continue;
 		workload_configmap_lookup(resolver, namespace, map, name + plen,
 		    cJSON_IsTrue(workload_get(ref, "optional")), 0, src);
@@ -266,6 +303,18 @@ workload_container_pool(const cJSON *container, const struct config *cfg, struct
 	return PG_OK;
 }
 
+/*
+ * A native sidecar: an init container with restartPolicy Always keeps running
+ * beside the app containers for the pod's whole life (Kubernetes 1.28+).
+ */
+int
+workload_is_sidecar(const cJSON *container)
+{
+	const char *policy = workload_string(container, "restartPolicy");
+
+	return policy != NULL && strcmp(policy, "Always") == 0;
+}
+
 int
 workload_resolve_pool(struct workload *w, const struct config *cfg,
     const struct workload_resolver *resolver, struct pg_error *err)
@@ -273,26 +322,35 @@ workload_resolve_pool(struct workload *w, const struct config *cfg,
 	const cJSON *container;
 	char what[300];
 	long pool = 0;
-	int found, result, any = 0;
+	const cJSON *lists[2];
+	int found, result, any = 0, list;
 
 	w->pool_per_pod = 0;
 	w->pool_is_default = 0;
 	w->pool_unknown = 0;
 	w->uses_configmaps = 0;
 	w->note[0] = '\0';
-	cJSON_ArrayForEach(container, w->containers) {
-		result = workload_container_pool(container, cfg, w, resolver, &found, &pool, err);
-		if (result) {
-			snprintf(what, sizeof(what), "%s %s/%s", workload_kind_name(w->kind),
-			    w->namespace, w->name);
-			pg_error_prefix(err, "%s", what);
-			return result;
+	lists[0] = w->containers;
+	lists[1] = w->init_containers;
+	for (list = 0; list < 2; list++)
+		cJSON_ArrayForEach(container, lists[list]) {
+			if (list && !workload_is_sidecar(container))
+				continue;	/* runs to completion before the app starts */
+			result = workload_container_pool(container, cfg, w, resolver, &found, &pool,
+			    err);
+			if (result) {
+				snprintf(what, sizeof(what), "%s %s/%s", workload_kind_name(w->kind),
+				    w->namespace, w->name);
+				pg_error_prefix(err, "%s", what);
+				return result;
+			}
+			if (found) {
+				w->pool_per_pod += pool;
+				if (w->pool_per_pod > WORKLOAD_MAX_POOL_PER_POD)
+					w->pool_per_pod = WORKLOAD_MAX_POOL_PER_POD;
+				any = 1;
+			}
 		}
-		if (found) {
-			w->pool_per_pod += pool;
-			any = 1;
-		}
-	}
 	if (!any) {
 		w->pool_per_pod = cfg->default_pool_size;
 		w->pool_is_default = 1;
@@ -336,5 +394,10 @@ workload_from_object(const cJSON *object, const struct config *cfg,
 		return pg_error_set(err, PG_ERR_INVALID, "%s: spec.template.spec.containers must be "
 		    "a list", what);
 	out->containers = containers;
+	containers = workload_get(pod_spec, "initContainers");
+	if (containers != NULL && !cJSON_IsNull(containers) && !cJSON_IsArray(containers))
+		return pg_error_set(err, PG_ERR_INVALID, "%s: spec.template.spec.initContainers "
+		    "must be a list", what);
+	out->init_containers = containers;
 	return workload_resolve_pool(out, cfg, resolver, err);
 }

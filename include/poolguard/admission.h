@@ -17,19 +17,35 @@
 #include "poolguard/inventory.h"
 #include "poolguard/review.h"
 
+#define ADMISSION_KEY_MAX 600
+
+/*
+ * An admitted increase, for the caller to hold (inventory_reserve) until the
+ * stored state shows it. Filled on every branch that admits more
+ * connections than the workload holds: workloads, scales and HPAs alike.
+ */
+struct admission_reservation {
+	int wanted;			/* 0: nothing to hold */
+	enum workload_kind kind;
+	const char *namespace;		/* borrowed from the request */
+	char name[ADMISSION_KEY_MAX];	/* the workload's; for a generated name, prefix*uid */
+	int role;
+	long connections;
+};
+
 /* What the request was about, for logs, metrics and reservations. */
 struct admission_subject {
 	enum workload_kind kind;	/* the workload judged, WORKLOAD_NONE when ignored */
 	const char *namespace;
 	const char *name;
-	int increase;			/* admitted with more connections than it holds now */
-	int role;			/* what it holds once admitted */
-	long connections;
+	struct admission_reservation reserve;
 };
 
 /*
  * Judges req against cfg and inv into v. Bad input in the object (a pool
- * size that is not a positive integer) is a denial that names it.
+ * size that is not a positive integer) is a denial that names it, unless no
+ * role manages the workload: then it is outside the budget and allowed.
+ * subject (may be NULL) says what was judged and what to reserve.
  */
 void admission_judge(const struct config *cfg, const struct inventory *inv,
     const struct review_request *req, struct verdict *v, struct admission_subject *subject);

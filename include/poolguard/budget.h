@@ -17,6 +17,8 @@
 #define VERDICT_MESSAGE_MAX 1024
 #define VERDICT_MAX_WARNINGS 8
 #define VERDICT_WARNING_MAX 120	/* kubectl prints warnings on one line each */
+/* Sums of connections stop here: far past any limit, and x100 still fits in a long. */
+#define BUDGET_SATURATED (1L << 55)
 
 /* Looks up a label value by key in the caller's label set; NULL when absent. */
 typedef const char *(*budget_label_fn)(const void *labels, const char *key);
@@ -98,7 +100,7 @@ long budget_pooler_capacity(const struct config *cfg, size_t p);
  */
 size_t budget_findings(const struct config *cfg, char (*out)[VERDICT_MESSAGE_MAX], size_t max);
 
-/* Usage of the cluster: reserved connections plus every role's usage. */
+/* Usage of the cluster: reserved connections plus every role's usage (held at BUDGET_SATURATED). */
 long budget_cluster_used(const struct config *cfg, const long *role_usage);
 
 /* used as a whole percentage of limit, rounded half up; 0 for a limit of 0 or less. */

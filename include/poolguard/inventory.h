@@ -6,7 +6,8 @@
  * The inventory keeps the sum of connections per role up to date on every
  * change, so judging costs the same with ten workloads or a hundred thousand.
  * It is filled from manifests (--inventory, `check`) or from the API server
- * (live.c). Not thread-safe: a caller sharing one between threads locks.
+ * (live.c). Not thread-safe: snapshot.c owns the one that threads share and
+ * locks it; nothing hands out pointers into it.
  */
 #ifndef POOLGUARD_INVENTORY_H
 #define POOLGUARD_INVENTORY_H
@@ -21,27 +22,22 @@
 #include "poolguard/manifest.h"
 #include "poolguard/workload.h"
 
-struct inventory_entry {
-	enum workload_kind kind;
-	char *namespace;
-	char *name;
+/* What the inventory knows of one workload, copied out. */
+struct inventory_facts {
 	int present;		/* the workload exists (not only a reservation) */
 	int role;		/* -1: outside the budget */
 	long replicas;		/* spec.replicas */
+	long hpa_max_replicas;	/* the autoscaler ceiling, 0: none */
+	long pods;		/* counted: the larger of replicas and the ceiling */
 	long pool_per_pod;
-	long hpa_max_replicas;	/* the autoscaler ceiling counted instead of replicas, 0: none */
 	int pool_unknown;	/* counted defaultPoolSize for a value it could not read */
-	cJSON *containers;	/* names, env and envFrom, kept when the pool depends on ConfigMaps */
-
-	int reserved;		/* an admitted change the inventory has not seen yet */
-	int reserved_role;
-	long reserved_connections;
-	double reserved_until;	/* monotonic seconds */
-
-	struct budget_holding counted;	/* what the per-role sums hold for it */
-	struct inventory_entry *next;
-	struct inventory_entry *reserved_next;
+	size_t reservations;	/* admitted changes not yet seen */
 };
+
+#define INVENTORY_RESERVATIONS_MAX 8	/* per workload; a ninth replaces the one ending first */
+
+/* The most one workload adds to a sum: far past any limit, and many still fit in a long. */
+#define INVENTORY_HOLDING_MAX 1000000000000L
 
 struct inventory;
 
@@ -69,15 +65,20 @@ int inventory_put(struct inventory *inv, enum workload_kind kind, const char *na
 void inventory_remove(struct inventory *inv, enum workload_kind kind, const char *namespace,
     const char *name);
 
-/* The entry of (kind, namespace, name), or NULL; valid until the next change. */
-const struct inventory_entry *inventory_get(const struct inventory *inv, enum workload_kind kind,
-    const char *namespace, const char *name);
+/*
+ * Copies what the inventory holds of (kind, namespace, name) into out and
+ * returns 1 when the workload is present; 0 (out says role -1, nothing
+ * present) when it is not.
+ */
+int inventory_lookup(const struct inventory *inv, enum workload_kind kind, const char *namespace,
+    const char *name, struct inventory_facts *out);
 
-/* Pods counted for an entry: its autoscaler's maxReplicas when it has one, else replicas. */
-long inventory_entry_pods(const struct inventory_entry *e);
-
-/* What an entry holds in the budget: a live reservation, else its stored state. */
-struct budget_holding inventory_entry_holding(const struct inventory_entry *e);
+/*
+ * The connections the role sums hold for a workload in role: its stored
+ * state when it is in that role, or the largest reservation there if larger.
+ */
+long inventory_held(const struct inventory *inv, enum workload_kind kind, const char *namespace,
+    const char *name, int role);
 
 /* Per role (cfg->role_count entries): connections held, reservations included. */
 const long *inventory_role_usage(const struct inventory *inv);
@@ -98,6 +99,14 @@ long inventory_hpa_max(const struct inventory *inv, enum workload_kind kind,
     const char *namespace, const char *name);
 
 /*
+ * The pods counted for a workload at replicas: while an HPA targets it, the
+ * larger of replicas and the HPA's maxReplicas (the controller clamps a
+ * workload above its ceiling only on its next sync).
+ */
+long inventory_counted_pods(const struct inventory *inv, enum workload_kind kind,
+    const char *namespace, const char *name, long replicas);
+
+/*
  * A ConfigMap's data (a cJSON object of strings; only short values are kept).
  * Workloads whose pool sizes depend on it are recomputed.
  */
@@ -111,12 +120,15 @@ struct workload_resolver inventory_resolver(const struct inventory *inv);
 /*
  * Holds connections for an admitted change until the stored state shows them
  * or until (monotonic seconds) passes, so two changes that fit alone but not
- * together cannot both pass.
+ * together cannot both pass. A reservation only ever adds: in each role a
+ * workload holds the larger of its stored state and its reservations there,
+ * so a change that is admitted but never stored (or a forged one) can keep
+ * connections counted a while, but never takes any away.
  */
 int inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *namespace,
     const char *name, int role, long connections, double until);
 
-/* Ends the reservations whose time has passed. */
+/* Ends the reservations whose time has passed (until <= now). */
 void inventory_expire(struct inventory *inv, double now);
 
 /* Reservations in force. */
@@ -125,10 +137,24 @@ size_t inventory_reservations(const struct inventory *inv);
 /*
  * Reads an object of any kind into the inventory: Deployments and
  * StatefulSets, autoscaling HPAs and ConfigMaps; other kinds are skipped.
- * Objects without a namespace take default_namespace.
+ * Objects without a namespace take default_namespace. A workload with a bad
+ * pool value fails with err saying why, and is not stored.
  */
 int inventory_add_object(struct inventory *inv, const cJSON *object,
     const char *default_namespace, struct pg_error *err);
+
+/*
+ * Applies an object the cluster holds, as a watch delivers it: like
+ * inventory_add_object, but what exists is counted even when it is bad
+ * input. A workload with a bad pool value is counted at defaultPoolSize, an
+ * HPA without a valid target stops counting. Returns PG_ERR_INVALID with err
+ * saying why when the object was bad (it is applied all the same).
+ */
+int inventory_apply_object(struct inventory *inv, const cJSON *object, struct pg_error *err);
+
+/* Removes the object of kind ("Deployment", "ConfigMap", ...) namespace/name, if held. */
+void inventory_remove_object(struct inventory *inv, const char *kind, const char *namespace,
+    const char *name);
 
 /*
  * Adds every object of set: ConfigMaps first, then HPAs, then workloads, so
@@ -138,7 +164,11 @@ int inventory_add_object(struct inventory *inv, const cJSON *object,
 int inventory_add_manifests(struct inventory *inv, const struct manifest_set *set,
     const char *default_namespace, struct pg_error *err);
 
-/* Reads an HPA's target and maxReplicas; PG_ERR_UNSUPPORTED when it targets no workload kind. */
+/*
+ * Reads an HPA's target and maxReplicas; PG_ERR_UNSUPPORTED when it targets
+ * no workload kind: scaleTargetRef's kind and the group of its apiVersion
+ * must be a workload's ("apps"), or the HPA controller cannot act on it.
+ */
 int inventory_hpa_target(const cJSON *hpa, enum workload_kind *kind, const char **target,
     long *max_replicas, struct pg_error *err);
 

@@ -14,8 +14,25 @@
 
 #include "poolguard/budget.h"
 #include "poolguard/error.h"
+#include "poolguard/workload.h"
 
 #define REVIEW_API_VERSION "admission.k8s.io/v1"
+
+enum review_operation {
+	REVIEW_OTHER = 0,		/* anything the API server does not send */
+	REVIEW_CREATE,
+	REVIEW_UPDATE,
+	REVIEW_DELETE,
+	REVIEW_CONNECT
+};
+
+/* What a request addresses, classified once when it is decoded. */
+enum review_target {
+	REVIEW_TARGET_NONE = 0,		/* nothing poolguard judges */
+	REVIEW_TARGET_WORKLOAD,		/* a Deployment or StatefulSet object */
+	REVIEW_TARGET_SCALE,		/* the scale subresource of one */
+	REVIEW_TARGET_HPA		/* an autoscaling HorizontalPodAutoscaler */
+};
 
 struct review_request {
 	cJSON *root;			/* owned */
@@ -28,7 +45,10 @@ struct review_request {
 	const char *resource_version;
 	const char *resource;		/* "deployments" */
 	const char *sub_resource;	/* "scale", or "" */
-	const char *operation;		/* CREATE, UPDATE, DELETE, CONNECT */
+	const char *operation;		/* CREATE, UPDATE, DELETE, CONNECT, as sent */
+	enum review_operation op;
+	enum review_target target;
+	enum workload_kind workload;	/* for WORKLOAD and SCALE: the kind addressed */
 	const char *namespace;		/* "" for cluster-scoped objects */
 	const char *name;		/* "" on CREATE with generateName */
 	const char *username;		/* userInfo.username, or "" */
@@ -37,11 +57,16 @@ struct review_request {
 	const cJSON *old_object;	/* NULL when absent or null */
 };
 
+/* "CREATE" for REVIEW_CREATE ...; "other" for REVIEW_OTHER. */
+const char *review_operation_name(enum review_operation op);
+
 /*
  * Decodes body. With allow_bare, a bare AdmissionRequest (the "request" part
  * alone, as some tools save them) is accepted too. Fails with PG_ERR_PARSE on
  * bad JSON and PG_ERR_INVALID when it is no AdmissionReview v1, err saying
- * which field is wrong. On failure nothing is left to release.
+ * which field is wrong; so does anything but white space after the JSON
+ * document. The operation and what the request addresses are classified into
+ * op, target and workload. On failure nothing is left to release.
  */
 int review_decode(const char *body, size_t len, int allow_bare, struct review_request *out,
     struct pg_error *err);

@@ -16,13 +16,40 @@
 
 #define WORKLOAD_MAX_REPLICAS 1000000L
 #define WORKLOAD_MAX_POOL_SIZE 100000L
+/* Pools of many containers add up; their sum stops here (far past any limit, short of overflow). */
+#define WORKLOAD_MAX_POOL_PER_POD 1000000000L
 #define WORKLOAD_NOTE_MAX 160
 
 enum workload_kind {
 	WORKLOAD_NONE = 0,	/* not a kind poolguard counts */
 	WORKLOAD_DEPLOYMENT,
-	WORKLOAD_STATEFULSET
+	WORKLOAD_STATEFULSET,
+	WORKLOAD_KIND_COUNT
 };
+
+/*
+ * What Kubernetes calls a workload kind, in every form poolguard meets it:
+ * in objects (apiVersion, kind), in admission requests (group, resource) and
+ * on the API server (path). The one table of these is in workload.c.
+ */
+struct workload_kind_info {
+	enum workload_kind kind;
+	const char *name;		/* "deployment", for messages and logs */
+	const char *object_kind;	/* "Deployment" */
+	const char *api_version;	/* "apps/v1" */
+	const char *group;		/* "apps" */
+	const char *plural;		/* "deployments", the resource */
+	const char *api_path;		/* "/apis/apps/v1" */
+};
+
+/* The table entry of a kind; NULL for WORKLOAD_NONE and out-of-range values. */
+const struct workload_kind_info *workload_kind_info(enum workload_kind kind);
+
+/* The kind a request addresses by group and resource ("apps", "deployments"), or NONE. */
+enum workload_kind workload_kind_of_resource(const char *group, const char *resource);
+
+/* The kind an object names by kind alone ("Deployment"), or NONE; apiVersion is not looked at. */
+enum workload_kind workload_kind_by_name(const char *object_kind);
 
 /*
  * Where pool variables set by reference are looked up: the value of key in
@@ -46,6 +73,7 @@ struct workload {
 	int pool_unknown;	/* a pool variable's value cannot be known (Secret, missing ConfigMap) */
 	int uses_configmaps;	/* a pool value came from, or depends on, a ConfigMap */
 	const cJSON *containers;	/* spec.template.spec.containers, for re-resolving */
+	const cJSON *init_containers;	/* spec.template.spec.initContainers: the sidecars count */
 	char note[WORKLOAD_NOTE_MAX];	/* a warning worth passing on, or "" */
 };
 
@@ -69,11 +97,21 @@ const char *workload_kind_name(enum workload_kind kind);
  * configMapKeyRef is unknown and envFrom is not consulted). env overrides
  * envFrom; of several envFrom sources the last wins, as in Kubernetes. A value
  * that cannot be known (a secretKeyRef, a missing ConfigMap or key) counts as
- * defaultPoolSize, sets pool_unknown and is explained in out->note.
+ * defaultPoolSize, sets pool_unknown and is explained in out->note; so does
+ * an envFrom Secret whose prefix fits the variable (Secrets are never read).
+ * Native sidecars (initContainers with restartPolicy Always) count like
+ * containers.
+ *
+ * On failure out->kind, namespace, name and labels are still filled when the
+ * object is a workload at all, so a caller can tell whether a budget role
+ * manages it.
  */
 int workload_from_object(const cJSON *object, const struct config *cfg,
     const char *default_namespace, const struct workload_resolver *resolver,
     struct workload *out, struct pg_error *err);
+
+/* 1 for an init container with restartPolicy Always: a native sidecar, counted like a container. */
+int workload_is_sidecar(const cJSON *container);
 
 /*
  * Recomputes pool_per_pod, pool_is_default, pool_unknown, uses_configmaps and

@@ -31,7 +31,7 @@
 #include "poolguard/error.h"
 #include "poolguard/inventory.h"
 #include "poolguard/log.h"
-#include "poolguard/reload.h"
+#include "poolguard/manifest.h"
 #include "poolguard/snapshot.h"
 #include "poolguard/webhook.h"
 #if __has_include("poolguard/arena.h")
@@ -145,7 +145,9 @@ main(int argc, char **argv)
 	const char *inventory[DRIVER_MAX_PATHS];
 	const char *config = NULL, *fill_ns = "fleet", *fill_role = NULL;
 	struct driver_payload payloads[DRIVER_MAX_PATHS];
-	struct reload_options opts;
+	struct manifest_set set;
+	struct config *cfg;
+	struct inventory *inv;
 	struct snapshot_holder holder;
 	struct snapshot *snap;
 	struct webhook wh;
@@ -192,23 +194,29 @@ main(int argc, char **argv)
 	arena = 0;
 #endif
 
-	memset(&opts, 0, sizeof(opts));
-	opts.config_path = config;
-	opts.inventory_paths = inventory;
-	opts.inventory_count = npaths;
-	opts.namespace = "default";
-	opts.interval_ms = 1000;
-	if (reload_build(&opts, &snap, &err) != PG_OK)
-		driver_die("unable to load the budget or inventory", err.msg);
+	/* As reload_build() does, with the fill added before the snapshot is shared. */
+	if (config_load(config, &cfg, &err) != PG_OK)
+		driver_die("unable to load the budget", err.msg);
+	if ((inv = inventory_new(cfg)) == NULL)
+		driver_die("out of memory", "inventory");
+	for (i = 0; i < npaths; i++) {
+		manifest_set_init(&set);
+		if (manifest_load(&set, inventory[i], &err) != PG_OK ||
+		    inventory_add_manifests(inv, &set, "default", &err) != PG_OK)
+			driver_die("unable to load the inventory", err.msg);
+		manifest_set_release(&set);
+	}
 	if (fill > 0) {
-		role = fill_role ? driver_role(snap->cfg, fill_role) : -1;
+		role = fill_role ? driver_role(cfg, fill_role) : -1;
 		for (i = 0; i < fill; i++) {
 			snprintf(name, sizeof(name), "fill-%06ld", i);
-			if (inventory_put(snap->inv, WORKLOAD_DEPLOYMENT, fill_ns, name, role, 2,
+			if (inventory_put(inv, WORKLOAD_DEPLOYMENT, fill_ns, name, role, 2,
 			    10) != PG_OK)
 				driver_die("inventory_put failed", name);
 		}
 	}
+	if ((snap = snapshot_new(cfg, inv)) == NULL)
+		driver_die("out of memory", "snapshot");
 	snapshot_holder_init(&holder, snap);
 
 	memset(&wh, 0, sizeof(wh));
@@ -232,7 +240,9 @@ main(int argc, char **argv)
 			printf("time %s %zu %.3f\n", payloads[a].path, payloads[a].len,
 			    driver_time(&wh, &payloads[a], rounds));
 	}
-	printf("workloads %zu arena %s\n", inventory_count(snap->inv), arena ? "yes" : "no");
+	snap = snapshot_holder_get(&holder);
+	printf("workloads %zu arena %s\n", snapshot_workloads(snap), arena ? "yes" : "no");
+	snapshot_release(snap);
 
 	snapshot_holder_release(&holder);
 	for (a = 0; a < payload_count; a++)

@@ -125,12 +125,16 @@ static void
 fuzz_forget_reservations(void)
 {
 	struct snapshot *snap = snapshot_holder_get(&fuzz_holder);
+	struct snapshot_usage usage;
+	long role_usage[16];
 
-	pthread_mutex_lock(&snap->lock);
-	inventory_expire(snap->inv, HUGE_VAL);
-	if (inventory_reservations(snap->inv) != 0)
+	memset(&usage, 0, sizeof(usage));
+	usage.role_usage = role_usage;
+	if (snapshot_config(snap)->role_count > 16)
 		abort();
-	pthread_mutex_unlock(&snap->lock);
+	snapshot_usage(snap, HUGE_VAL, &usage);
+	if (usage.reservations != 0)
+		abort();
 	snapshot_release(snap);
 }
 
