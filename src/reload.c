@@ -32,7 +32,9 @@ struct reloader {
 	char config_file[4096];
 	const char *cert_file;
 	const char *key_file;
-	struct reload_stamp config_stamp;
+	struct reload_stamp config_stamp;	/* the budget file in force */
+	struct reload_stamp config_seen;	/* a change seen, waiting to settle */
+	int config_pending;
 	struct reload_stamp cert_stamp;
 	struct reload_stamp key_stamp;
 	char *config_text;		/* the budget in force, to skip reloads that change nothing */
@@ -202,9 +204,19 @@ reload_run(void *arg)
 		/* Snapshots replaced earlier are freed here, once no request holds them. */
 		snapshot_holder_reap(r->holder);
 		reload_stamp_of(r->config_file, &config);
-		if (reload_stamp_changed(&config, &r->config_stamp)) {
+		if (!reload_stamp_changed(&config, &r->config_stamp))
+			r->config_pending = 0;
+		else if (r->config_pending && !reload_stamp_changed(&config, &r->config_seen)) {
 			r->config_stamp = config;
+			r->config_pending = 0;
 			reload_config(r);
+		} else {
+			/*
+			 * Loaded once it has stayed the same for a whole interval: an
+			 * editor writing in place in several steps is not read halfway.
+			 */
+			r->config_seen = config;
+			r->config_pending = 1;
 		}
 		if (r->server == NULL)
 			continue;
