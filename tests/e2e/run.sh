@@ -372,7 +372,8 @@ apiserver_ready() {
 
 # The budget under test: role synergyflow_app may hold 200 connections; the cluster 300, of which
 # 3 are reserved, so the role's limit is always the one that binds. Warnings from 80%. A
-# Deployment with an HPA counts the HPA's maxReplicas.
+# Deployment with an HPA counts the HPA's maxReplicas. Workloads labelled tier: batch belong to
+# synergyflow_batch instead (none is, until scenario k tries to move one there).
 write_budget() {
 	cat >"$tmp/budget.yaml" <<'EOF'
 cluster:
@@ -384,6 +385,10 @@ enforcement: deny
 defaultPoolSize: 10
 countHpaMaxReplicas: true
 roles:
+  - name: synergyflow_batch
+    connectionLimit: 500
+    namespaces: [synergyflow]
+    selector: {matchLabels: {tier: batch}}
   - name: synergyflow_app
     connectionLimit: 200
     namespaces: [synergyflow]
@@ -950,6 +955,63 @@ scenario_i() {
 	end
 }
 
+# j. An HPA never lowers the count, and counts only when the HPA controller can act on it. api
+#    has the HPA of g2 (maxReplicas 8) at 8 replicas: scaling it to 9 holds 9 x 20 = 180, 212 of
+#    200 (counting the ceiling 8 instead would say 192). An HPA naming worker through a bogus
+#    apiVersion is stored by Kubernetes but scales nothing: worker to 100 is 100 x 10 = 1000.
+scenario_j() {
+	begin "j1. kubectl scale api to 9 above its HPA's maxReplicas 8 (212 of 200) is refused"
+	run k scale deployment/api --replicas=9 -n "$ns"
+	expect_refused
+	expect_err "would hold 9 replicas x pool 20 = 180 connections"
+	expect_eq "api replicas" "$(jp deployment/api '{.spec.replicas}')" 8
+	end
+
+	begin "j2. an HPA with a bogus scaleTargetRef apiVersion does not hide kubectl scale to 100"
+	cat >"$tmp/hpa-bogus.yaml" <<EOF
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: bogus, namespace: $ns}
+spec:
+  scaleTargetRef: {apiVersion: nonexistent.example/v1, kind: Deployment, name: worker}
+  minReplicas: 1
+  maxReplicas: 1
+EOF
+	run k create -f "$tmp/hpa-bogus.yaml"
+	expect_ok
+	sleep 1	# the watch delivers the HPA
+	run k scale deployment/worker --replicas=100 -n "$ns"
+	expect_refused
+	expect_err "would hold 100 replicas x pool 10 = 1000 connections"
+	expect_eq "worker replicas" "$(jp deployment/worker '{.spec.replicas}')" 2
+	run k delete hpa bogus -n "$ns"
+	expect_ok
+	end
+}
+
+# k. A change that poolguard admits but etcd refuses (over its 1.5 MiB request limit) leaves a
+#    reservation. It must never free connections: moving api (160) to the batch role with a
+#    1.7 MB env var fails in etcd; worker 2 -> 5 (+30) is then 222 of 200 in reality, refused.
+scenario_k() {
+	begin "k. an admitted move of api out of the role that etcd refuses frees nothing (222 of 200)"
+	python3 - "$tmp/move-api.json" <<'PY'
+import json, sys
+patch = {"metadata": {"labels": {"tier": "batch"}},
+         "spec": {"template": {"spec": {"containers": [{"name": "nginx",
+             "env": [{"name": "PADDING", "value": "x" * 1700000}]}]}}}}
+json.dump(patch, open(sys.argv[1], "w"))
+PY
+	run k patch deployment/api -n "$ns" --type=strategic --patch-file="$tmp/move-api.json"
+	[ -n "$skip" ] || [ "$rc" -ne 0 ] || problem "the 1.7 MB patch was stored"
+	has "$err" "request is too large" || problem "the patch did not fail in etcd: $err"
+	expect_eq "api labels" "$(jp deployment/api '{.metadata.labels.tier}')" ""
+	run k scale deployment/worker --replicas=5 -n "$ns"
+	expect_refused
+	expect_err "role 'synergyflow_app' would use 222 of 200 connections"
+	expect_eq "worker replicas" "$(jp deployment/worker '{.spec.replicas}')" 2
+	end
+}
+
 # ---------------------------------------------------------------------------------------------
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/poolguard-e2e.XXXXXX") || exit 2
@@ -960,7 +1022,7 @@ echo "# poolguard e2e in $root, state in $tmp"
 
 bring_up
 check_manifests
-for s in a b c d e f g h i; do
+for s in a b c d e f g h i j k; do
 	"scenario_$s"
 done
 completed=1
