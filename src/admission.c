@@ -54,7 +54,7 @@ admission_judge_scale(const struct config *cfg, const struct inventory *inv,
 	struct budget_change c;
 	struct pg_error err;
 	long old_replicas;
-	int known = inventory_lookup(inv, kind, req->namespace, req->name, &facts);
+	int known = inventory_lookup(inv, kind, req->namespace, req->name, &facts), selector_role;
 
 	memset(&c, 0, sizeof(c));
 	c.kind = workload_kind_name(kind);
@@ -83,6 +83,19 @@ admission_judge_scale(const struct config *cfg, const struct inventory *inv,
 	    workload_scale_replicas(req->old_object, &old_replicas, &err) == 0) {
 		c.previous.role = c.role;
 		c.previous.connections = old_replicas * c.pool_per_pod;
+	}
+	if (!known && c.role < 0 && (selector_role = budget_selector_role_in(cfg,
+	    req->namespace)) >= 0) {
+		/* Its labels decide whether role selector_role counts it, and they are unknown. */
+		if (cfg->unknown_pool_deny)
+			verdict_deny(v, "poolguard: %s %s/%s is not in poolguard's inventory and its "
+			    "labels are unknown, so role '%s' cannot count it (unknownPoolSize: deny)",
+			    c.kind, c.namespace, c.name, cfg->roles[selector_role].name);
+		else
+			verdict_warn(v, "%s %s/%s: not in poolguard's inventory, labels unknown: not "
+			    "counted for role '%s'", c.kind, c.namespace, c.name,
+			    cfg->roles[selector_role].name);
+		return;
 	}
 	admission_finish(cfg, inv, &c, kind, req->name, v, subject);
 	if (!known && c.role >= 0)

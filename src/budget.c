@@ -119,6 +119,25 @@ budget_role_for(const struct config *cfg, const char *namespace, budget_label_fn
 	return -1;
 }
 
+int
+budget_selector_role_in(const struct config *cfg, const char *namespace)
+{
+	const struct role *role;
+	size_t r, i;
+
+	for (r = 0; r < cfg->role_count; r++) {
+		role = &cfg->roles[r];
+		if (!role->has_selector)
+			continue;
+		if (role->namespace_count == 0)
+			return (int)r;
+		for (i = 0; i < role->namespace_count; i++)
+			if (strcmp(role->namespaces[i], namespace) == 0)
+				return (int)r;
+	}
+	return -1;
+}
+
 long
 budget_role_used(const struct config *cfg, const long *role_usage, size_t r)
 {

@@ -81,6 +81,12 @@ int budget_role_for(const struct config *cfg, const char *namespace, budget_labe
     const void *labels);
 
 /*
+ * The first role with a selector that manages namespace, or -1: a workload
+ * there whose labels are unknown may belong to it.
+ */
+int budget_selector_role_in(const struct config *cfg, const char *namespace);
+
+/*
  * Usage of role r at the database: its workloads' connections plus its
  * external connections; for a role behind a pooler, the pooler's server
  * connections instead of its workloads'.

@@ -425,6 +425,37 @@ test_native_sidecar_counted(void **state)
 	snapshot_holder_release(&f.holder);
 }
 
+/*
+ * DOUBT decided: a scale of a workload the inventory does not hold, in a
+ * namespace where a role selects by labels, says so (its labels are unknown);
+ * with unknownPoolSize: deny it is refused.
+ */
+static void
+test_unknown_workload_under_selector(void **state)
+{
+	static const char selector[] =
+	    "cluster: {name: pg, maxConnections: 300}\n%s"
+	    "roles:\n  - name: app\n    connectionLimit: 200\n    namespaces: [shop]\n"
+	    "    selector: {matchLabels: {part-of: shop}}\n";
+	struct config *cfg;
+	struct fixture f;
+	char text[512];
+
+	(void)state;
+	snprintf(text, sizeof(text), selector, "");
+	cfg = test_config(text);
+	fixture_init(&f, cfg, inventory_new(cfg), 0);
+	expect(&f, scale_review("g", "ghost", 25), "\"allowed\":true",
+	    "deployment shop/ghost: not in poolguard's inventory, labels unknown: not counted for "
+	    "role 'app'");
+	snprintf(text, sizeof(text), selector, "unknownPoolSize: deny\n");
+	cfg = test_config(text);
+	snapshot_holder_swap(&f.holder, snapshot_new(cfg, inventory_new(cfg)));
+	expect(&f, scale_review("g", "ghost", 25), "\"allowed\":false",
+	    "its labels are unknown, so role 'app' cannot count it (unknownPoolSize: deny)");
+	snapshot_holder_release(&f.holder);
+}
+
 /* Trailing data after the document is not an AdmissionReview: 400 with the reason. */
 static void
 test_trailing_data_refused(void **state)
@@ -464,6 +495,7 @@ main(void)
 		cmocka_unit_test(test_env_from_secret_unknown),
 		cmocka_unit_test(test_unmanaged_bad_input_allowed),
 		cmocka_unit_test(test_native_sidecar_counted),
+		cmocka_unit_test(test_unknown_workload_under_selector),
 		cmocka_unit_test(test_trailing_data_refused),
 	};
 
