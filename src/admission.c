@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "poolguard/admission.h"
+#include "poolguard/rollout.h"
 
 /* What the inventory's sums hold for a workload in role now, reservations included. */
 static struct budget_holding
@@ -118,6 +119,58 @@ admission_unreadable(const struct config *cfg, const struct workload *w, const c
 	verdict_deny(v, "poolguard: %s", why);
 }
 
+/*
+ * A template change replaces the pods: old ones at the old pool run beside
+ * new ones at the new pool. A peak that breaks the budget although the end
+ * state fits is warned of, or denied with rolloutPeak: deny, naming the
+ * maxSurge (or the replica count) that would keep the rollout inside.
+ */
+static void
+admission_judge_rollout(const struct config *cfg, const struct review_request *req,
+    const struct budget_change *c, const struct workload *before, long old_pods,
+    struct verdict *v, struct admission_subject *subject)
+{
+	struct rollout plan;
+	struct rollout_peak peak;
+	struct pg_error err;
+	long after = c->replicas * c->pool_per_pod, surge, larger;
+	char fit[96], mix[96];
+
+	if (cfg->rollout_peak == ROLLOUT_PEAK_IGNORE || !v->allowed || c->role < 0 ||
+	    v->room_what == NULL)
+		return;
+	if (rollout_plan(req->workload, req->old_object, req->object, old_pods,
+	    before->pool_per_pod, c->replicas, c->pool_per_pod, &plan, &err)) {
+		verdict_deny(v, "poolguard: %s %s/%s: %s", c->kind, c->namespace, c->name, err.msg);
+		subject->reserve.wanted = 0;
+		return;
+	}
+	peak = rollout_peak(&plan);
+	if (plan.kind == ROLLOUT_NONE || peak.connections <= after || peak.connections <= v->room)
+		return;
+	surge = rollout_fitting_surge(&plan, v->room);
+	larger = plan.old_pool > plan.new_pool ? plan.old_pool : plan.new_pool;
+	if (surge >= 0)
+		snprintf(fit, sizeof(fit), "maxSurge %ld%s", surge, surge == 0 ?
+		    " (maxUnavailable >= 1)" : "");
+	else
+		snprintf(fit, sizeof(fit), "at most %ld replicas", v->room > 0 ? v->room / larger :
+		    0);
+	snprintf(mix, sizeof(mix), "%ld old x %ld + %ld new x %ld", peak.old_pods, plan.old_pool,
+	    peak.new_pods, plan.new_pool);
+	if (cfg->rollout_peak == ROLLOUT_PEAK_DENY && cfg->enforcement == ENFORCEMENT_DENY) {
+		verdict_deny(v, "poolguard: %s %s/%s: its rollout would peak at %ld connections (%s "
+		    "with maxSurge %ld): %s '%s' would use %ld of %ld connections during the rollout; "
+		    "what fits: %s (rolloutPeak: deny)", c->kind, c->namespace, c->name,
+		    peak.connections, mix, plan.max_surge, v->room_what, v->room_name,
+		    v->room_limit - v->room + peak.connections, v->room_limit, fit);
+		subject->reserve.wanted = 0;
+		return;
+	}
+	verdict_warn(v, "rollout peak: %s '%s' %ld of %ld (%s); %s fits", v->room_what, v->room_name,
+	    v->room_limit - v->room + peak.connections, v->room_limit, mix, fit);
+}
+
 static void
 admission_judge_object(const struct config *cfg, const struct inventory *inv,
     const struct review_request *req, struct verdict *v, struct admission_subject *subject)
@@ -127,6 +180,7 @@ admission_judge_object(const struct config *cfg, const struct inventory *inv,
 	struct workload after, before;
 	struct pg_error err;
 	char key[ADMISSION_KEY_MAX];
+	long old_pods = -1;
 
 	memset(&c, 0, sizeof(c));
 	if (req->object == NULL) {
@@ -160,8 +214,9 @@ admission_judge_object(const struct config *cfg, const struct inventory *inv,
 		    &resolver, &before, &err) == 0) {
 			c.previous.role = budget_role_for(cfg, before.namespace, workload_label,
 			    before.labels);
-			c.previous.connections = inventory_counted_pods(inv, after.kind,
-			    after.namespace, after.name, before.replicas) * before.pool_per_pod;
+			old_pods = inventory_counted_pods(inv, after.kind, after.namespace, after.name,
+			    before.replicas);
+			c.previous.connections = old_pods * before.pool_per_pod;
 		}
 	}
 	/* Each CREATE with a generated name is a workload of its own. */
@@ -172,6 +227,8 @@ admission_judge_object(const struct config *cfg, const struct inventory *inv,
 	if (strcmp(key, after.name) != 0)
 		c.counted.connections = 0;
 	admission_finish(cfg, inv, &c, after.kind, key, v, subject);
+	if (old_pods >= 0)
+		admission_judge_rollout(cfg, req, &c, &before, old_pods, v, subject);
 	if (after.note[0] && c.role >= 0)
 		verdict_warn(v, "%s", after.note);
 }

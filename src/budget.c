@@ -354,9 +354,12 @@ budget_describe_fit(char *buf, size_t size, const struct budget_change *c, long 
 		    room / c->pool_per_pod, c->pool_per_pod);
 }
 
-/* The connections left for this workload: the tightest of the limits it takes a share of. */
+/*
+ * The connections left for this workload: the tightest of the limits it
+ * takes a share of, recorded in v.
+ */
 static long
-budget_room(const struct budget_limit *rows)
+budget_room(const struct budget_limit *rows, struct verdict *v)
 {
 	long room = BUDGET_SATURATED, left;
 	int k;
@@ -365,9 +368,14 @@ budget_room(const struct budget_limit *rows)
 		if (!rows[k].applies || rows[k].share <= 0 || rows[k].limit == CONFIG_NO_LIMIT)
 			continue;
 		left = rows[k].limit - (rows[k].used - rows[k].share);
-		if (left < room)
+		if (left < room) {
 			room = left;
+			v->room_what = rows[k].what;
+			v->room_name = rows[k].name;
+			v->room_limit = rows[k].limit;
+		}
 	}
+	v->room = room;
 	return room;
 }
 
@@ -390,6 +398,7 @@ budget_judge(const struct config *cfg, const long *role_usage,
 	v->cluster_used = rows[BUDGET_LIMIT_CLUSTER].used;
 	if (c->role < 0)
 		return;
+	budget_room(rows, v);
 	v->role = c->role;
 	v->role_limit = rows[BUDGET_LIMIT_ROLE].limit;
 	v->role_used = rows[BUDGET_LIMIT_ROLE].used;
@@ -416,7 +425,7 @@ budget_judge(const struct config *cfg, const long *role_usage,
 			verdict_warn(v, "over budget, admitted because enforcement is warn: %s", over);
 			return;
 		}
-		budget_describe_fit(fit, sizeof(fit), c, budget_room(rows));
+		budget_describe_fit(fit, sizeof(fit), c, v->room);
 		verdict_deny(v, "poolguard: %s %s/%s would hold %ld replicas x pool %ld = %ld "
 		    "connections; %s; %s", c->kind, c->namespace, c->name, c->replicas,
 		    c->pool_per_pod, after, over, fit);

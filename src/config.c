@@ -340,6 +340,24 @@ config_field_unknown_pool(struct config_parser *p, yaml_node_t *n, const char *p
 }
 
 static int
+config_field_rollout_peak(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
+{
+	static const char *const names[] = {
+		[ROLLOUT_PEAK_WARN] = "warn",
+		[ROLLOUT_PEAK_DENY] = "deny",
+		[ROLLOUT_PEAK_IGNORE] = "ignore",
+	};
+	size_t i;
+
+	for (i = 0; n->type == YAML_SCALAR_NODE && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(config_scalar(n), names[i]) == 0) {
+			*(enum rollout_peak_policy *)dst = (enum rollout_peak_policy)i;
+			return PG_OK;
+		}
+	return config_fail(p, n, path, "must be 'warn', 'deny' or 'ignore'");
+}
+
+static int
 config_field_pool_variables(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
 {
 	struct config *cfg = (struct config *)((char *)dst - offsetof(struct config,
@@ -658,6 +676,7 @@ static const struct config_field config_top_fields[] = {
 	{"roles", config_field_roles, offsetof(struct config, roles), 1},
 	{"countHpaMaxReplicas", config_field_bool, offsetof(struct config, count_hpa_max_replicas), 0},
 	{"unknownPoolSize", config_field_unknown_pool, offsetof(struct config, unknown_pool_deny), 0},
+	{"rolloutPeak", config_field_rollout_peak, offsetof(struct config, rollout_peak), 0},
 };
 
 static int

@@ -57,6 +57,16 @@ struct verdict {
 	int pooler;			/* the role's pooler, -1: none */
 	long pooler_used;		/* client connections after the change */
 	long pooler_capacity;
+
+	/*
+	 * The tightest limit the workload takes a share of: the connections the
+	 * rest of the budget leaves it (room), and that limit's kind, name and
+	 * size. room_what is NULL when no limit applies (outside the budget).
+	 */
+	long room;
+	const char *room_what;		/* "role", "pooler", "cluster" */
+	const char *room_name;		/* borrowed from the config */
+	long room_limit;
 };
 
 /* Clears v to "allowed, no warnings, outside the budget". */

@@ -27,6 +27,13 @@ enum enforcement {
 	ENFORCEMENT_WARN	/* admit them, with a warning */
 };
 
+/* What a rollout whose peak breaks a budget gets. */
+enum rollout_peak_policy {
+	ROLLOUT_PEAK_WARN,	/* admitted with a warning (the default) */
+	ROLLOUT_PEAK_DENY,
+	ROLLOUT_PEAK_IGNORE
+};
+
 enum selector_op {
 	SELECTOR_IN,
 	SELECTOR_NOT_IN,
@@ -95,6 +102,7 @@ struct config {
 	long default_pool_size;		/* >= 1 */
 	int count_hpa_max_replicas;	/* a workload with an HPA counts maxReplicas pods */
 	int unknown_pool_deny;		/* deny when a pool size cannot be known (else warn) */
+	enum rollout_peak_policy rollout_peak;	/* rolloutPeak: warn, deny or ignore */
 	char **pool_size_variables;	/* in order of precedence */
 	size_t pool_size_variable_count;
 	struct role *roles;

@@ -456,6 +456,94 @@ test_unknown_workload_under_selector(void **state)
 	snapshot_holder_release(&f.holder);
 }
 
+/* A Deployment UPDATE in shop: replicas and pool before and after, and the template's annotation. */
+static char *
+update_review(long old_replicas, const char *old_pool, long replicas, const char *pool,
+    const char *restarted)
+{
+	static const char fmt[] = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+	    "\"metadata\":{\"name\":\"api\",\"namespace\":\"shop\"},\"spec\":{\"replicas\":%ld,"
+	    "\"template\":{\"metadata\":{\"annotations\":{\"restartedAt\":\"%s\"}},\"spec\":{"
+	    "\"containers\":[{\"name\":\"app\"," POOL_ENV("%s") "}]}}}}";
+	char old[1024], now[1024], *buf = malloc(4096);
+
+	snprintf(old, sizeof(old), fmt, old_replicas, "t0", old_pool);
+	snprintf(now, sizeof(now), fmt, replicas, restarted, pool);
+	snprintf(buf, 4096, REVIEW_HEAD "\"uid\":\"r\",\"operation\":\"UPDATE\"," DEPLOYMENTS
+	    ",\"namespace\":\"shop\",\"name\":\"api\",\"object\":%s,\"oldObject\":%s}}", now, old);
+	return buf;
+}
+
+/*
+ * The capacity document's procedure at the limit: 10 x 20 = 200 of 200,
+ * set env to 15, rollout restart. The set env fits once done (150) but its
+ * rollout peaks at 10 x 20 + 3 x 15 = 245; the restart at 10 x 15 peaks at
+ * 13 x 15 = 195 and fits. A restart at 10 x 20 peaks at 260.
+ */
+static void
+test_rollout_peak(void **state)
+{
+	static const char budget[] = "cluster: {name: pg, maxConnections: 300}\n%s"
+	    "roles: [{name: app, connectionLimit: 200, namespaces: [shop]}]\n";
+	struct config *cfg;
+	struct inventory *inv;
+	struct fixture f;
+	char text[512];
+
+	(void)state;
+	snprintf(text, sizeof(text), budget, "");
+	cfg = test_config(text);
+	inv = inventory_new(cfg);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 10, 20), 0);
+	fixture_init(&f, cfg, inv, 0);
+	expect(&f, update_review(10, "20", 10, "15", "t0"), "\"allowed\":true",
+	    "rollout peak: role 'app' 245 of 200 (10 old x 20 + 3 new x 15); maxSurge 0 "
+	    "(maxUnavailable >= 1) fits");
+	expect(&f, update_review(10, "20", 10, "20", "t1"), "\"allowed\":true",
+	    "rollout peak: role 'app' 260 of 200 (10 old x 20 + 3 new x 20); maxSurge 0");
+	snapshot_holder_release(&f.holder);
+
+	/* Once at 10 x 15 (150), the restart peaks at 195: no rollout warning. */
+	cfg = test_config(text);
+	inv = inventory_new(cfg);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 10, 15), 0);
+	fixture_init(&f, cfg, inv, 0);
+	{
+		char *r = review(&f.wh, update_review(10, "15", 10, "15", "t1"));
+
+		assert_contains(r, "\"allowed\":true");
+		assert_not_contains(r, "rollout peak");
+		free(r);
+	}
+	snapshot_holder_release(&f.holder);
+
+	/* rolloutPeak: deny refuses it, saying what fits; ignore says nothing. */
+	snprintf(text, sizeof(text), budget, "rolloutPeak: deny\n");
+	cfg = test_config(text);
+	inv = inventory_new(cfg);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 10, 20), 0);
+	fixture_init(&f, cfg, inv, 30);
+	expect(&f, update_review(10, "20", 10, "15", "t0"), "\"allowed\":false",
+	    "poolguard: deployment shop/api: its rollout would peak at 245 connections (10 old x "
+	    "20 + 3 new x 15 with maxSurge 3): role 'app' would use 245 of 200 connections during "
+	    "the rollout; what fits: maxSurge 0 (maxUnavailable >= 1) (rolloutPeak: deny)");
+	assert_int_equal(fixture_reservations(&f, 0, NULL), 0);
+	snapshot_holder_release(&f.holder);
+	snprintf(text, sizeof(text), budget, "rolloutPeak: ignore\n");
+	cfg = test_config(text);
+	inv = inventory_new(cfg);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 10, 20), 0);
+	fixture_init(&f, cfg, inv, 0);
+	{
+		char *r = review(&f.wh, update_review(10, "20", 10, "20", "t1"));
+
+		assert_contains(r, "\"allowed\":true");
+		assert_not_contains(r, "rollout");
+		free(r);
+	}
+	snapshot_holder_release(&f.holder);
+}
+
 /* Trailing data after the document is not an AdmissionReview: 400 with the reason. */
 static void
 test_trailing_data_refused(void **state)
@@ -496,6 +584,7 @@ main(void)
 		cmocka_unit_test(test_unmanaged_bad_input_allowed),
 		cmocka_unit_test(test_native_sidecar_counted),
 		cmocka_unit_test(test_unknown_workload_under_selector),
+		cmocka_unit_test(test_rollout_peak),
 		cmocka_unit_test(test_trailing_data_refused),
 	};
 
