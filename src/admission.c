@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "poolguard/admission.h"
+#include "poolguard/configmap.h"
 #include "poolguard/rollout.h"
 
 /* What the inventory's sums hold for a workload in role now, reservations included. */
@@ -28,13 +29,14 @@ admission_finish(const struct config *cfg, const struct inventory *inv,
     const struct budget_change *c, enum workload_kind kind, const char *key, struct verdict *v,
     struct admission_subject *subject)
 {
-	struct admission_reservation *r = &subject->reserve;
+	struct admission_reservation *r;
 	long after = c->replicas * c->pool_per_pod;
 
 	budget_judge(cfg, inventory_role_usage(inv), c, v);
-	if (!v->allowed || c->role < 0 || after <= c->counted.connections)
+	if (!v->allowed || c->role < 0 || after <= c->counted.connections ||
+	    subject->reserve_count >= ADMISSION_RESERVE_MAX)
 		return;
-	r->wanted = 1;
+	r = &subject->reserve[subject->reserve_count++];
 	r->kind = kind;
 	r->namespace = c->namespace;
 	snprintf(r->name, sizeof(r->name), "%s", key);
@@ -142,7 +144,7 @@ admission_judge_rollout(const struct config *cfg, const struct review_request *r
 	if (rollout_plan(req->workload, req->old_object, req->object, old_pods,
 	    before->pool_per_pod, c->replicas, c->pool_per_pod, &plan, &err)) {
 		verdict_deny(v, "poolguard: %s %s/%s: %s", c->kind, c->namespace, c->name, err.msg);
-		subject->reserve.wanted = 0;
+		subject->reserve_count = 0;
 		return;
 	}
 	peak = rollout_peak(&plan);
@@ -164,7 +166,7 @@ admission_judge_rollout(const struct config *cfg, const struct review_request *r
 		    "what fits: %s (rolloutPeak: deny)", c->kind, c->namespace, c->name,
 		    peak.connections, mix, plan.max_surge, v->room_what, v->room_name,
 		    v->room_limit - v->room + peak.connections, v->room_limit, fit);
-		subject->reserve.wanted = 0;
+		subject->reserve_count = 0;
 		return;
 	}
 	verdict_warn(v, "rollout peak: %s '%s' %ld of %ld (%s); %s fits", v->room_what, v->room_name,
@@ -291,10 +293,14 @@ admission_judge(const struct config *cfg, const struct inventory *inv,
 		subject = &ignored;
 	memset(subject, 0, sizeof(*subject));
 	subject->kind = WORKLOAD_NONE;
-	subject->reserve.role = -1;
 	subject->namespace = req->namespace;
 	subject->name = req->name;
 	verdict_init(v);
+	if (req->target == REVIEW_TARGET_CONFIGMAP && (req->op == REVIEW_CREATE ||
+	    req->op == REVIEW_UPDATE || req->op == REVIEW_DELETE)) {
+		configmap_judge(cfg, inv, req, v, subject);
+		return;
+	}
 	if (req->op != REVIEW_CREATE && req->op != REVIEW_UPDATE)
 		return;
 	switch (req->target) {
@@ -311,6 +317,7 @@ admission_judge(const struct config *cfg, const struct inventory *inv,
 		subject->kind = req->workload;
 		admission_judge_object(cfg, inv, req, v, subject);
 		break;
+	case REVIEW_TARGET_CONFIGMAP:
 	case REVIEW_TARGET_NONE:
 		break;
 	}

@@ -203,9 +203,8 @@ budget_behind(const struct config *cfg, int role, int p)
 	return role >= 0 && p >= 0 && cfg->roles[role].pooler.index == p;
 }
 
-/* a + b, held at BUDGET_SATURATED so that absurd inputs cannot overflow. */
-static long
-budget_add(long a, long b)
+long
+budget_sum(long a, long b)
 {
 	if (b > 0 && a > BUDGET_SATURATED - b)
 		return BUDGET_SATURATED;
@@ -221,7 +220,7 @@ budget_cluster_used(const struct config *cfg, const long *role_usage)
 	size_t r;
 
 	for (r = 0; r < cfg->role_count; r++)
-		used = budget_add(used, budget_role_used(cfg, role_usage, r));
+		used = budget_sum(used, budget_role_used(cfg, role_usage, r));
 	return used;
 }
 
@@ -316,7 +315,7 @@ budget_limits(const struct config *cfg, const long *role_usage, const struct bud
 		share_now = budget_share(cfg, k, c->role, c->counted.role, c->counted.connections);
 		share_before = budget_share(cfg, k, c->role, c->previous.role,
 		    c->previous.connections);
-		rows[k].used = budget_add(base[k], rows[k].share - share_now);
+		rows[k].used = budget_sum(base[k], rows[k].share - share_now);
 		rows[k].grows = rows[k].share > share_before;
 	}
 }
@@ -417,6 +416,7 @@ budget_judge(const struct config *cfg, const long *role_usage,
 			budget_describe_over(one, sizeof(one), l);
 			snprintf(over + strlen(over), sizeof(over) - strlen(over), "%s%s",
 			    over[0] ? "; " : "", one);
+			snprintf(v->over, sizeof(v->over), "%s", over);
 			any_over = 1;
 			denied |= l->grows;
 		}

@@ -605,6 +605,40 @@ inventory_configmap_value(void *ctx, const char *namespace, const char *name, co
 	return cJSON_IsString(value) ? value->valuestring : NULL;
 }
 
+void
+inventory_foreach_dependent(const struct inventory *inv, const char *namespace,
+    void (*fn)(void *arg, const struct inventory_dependent *d), void *arg)
+{
+	const struct inventory_entry *e;
+	struct inventory_dependent d;
+	size_t i;
+
+	if (inv->dependents == 0)
+		return;
+	for (i = 0; i < inv->bucket_count; i++)
+		for (e = inv->buckets[i]; e; e = e->next) {
+			if (e->containers == NULL || !e->present || strcmp(e->namespace, namespace) != 0)
+				continue;
+			d.kind = e->kind;
+			d.namespace = e->namespace;
+			d.name = e->name;
+			d.role = e->role;
+			d.pods = inventory_entry_pods(e);
+			d.pool_per_pod = e->pool_per_pod;
+			d.held = inventory_held(inv, e->kind, e->namespace, e->name, e->role);
+			d.containers = e->containers;
+			fn(arg, &d);
+		}
+}
+
+const cJSON *
+inventory_configmap(const struct inventory *inv, const char *namespace, const char *name)
+{
+	char key[600];
+
+	return table_get(inv->configmaps, inventory_key(key, sizeof(key), namespace, name, NULL));
+}
+
 struct workload_resolver
 inventory_resolver(const struct inventory *inv)
 {

@@ -94,6 +94,9 @@ review_classify(struct review_request *out)
 	} else if (strcmp(out->resource_group, "autoscaling") == 0 &&
 	    strcmp(out->resource, "horizontalpodautoscalers") == 0 && out->sub_resource[0] == '\0')
 		out->target = REVIEW_TARGET_HPA;
+	else if (out->resource_group[0] == '\0' && strcmp(out->resource, "configmaps") == 0 &&
+	    out->sub_resource[0] == '\0')
+		out->target = REVIEW_TARGET_CONFIGMAP;
 }
 
 static int

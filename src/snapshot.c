@@ -115,16 +115,19 @@ void
 snapshot_judge(struct snapshot *snap, const struct review_request *req, double now,
     double reservation_seconds, struct verdict *v, struct admission_subject *subject)
 {
-	const struct admission_reservation *r = &subject->reserve;
+	const struct admission_reservation *r;
+	size_t i;
 
 	snapshot_fetch_missing(snap, req);
 	pthread_mutex_lock(&snap->lock);
 	inventory_expire(snap->inv, now);
 	admission_judge(snap->cfg, snap->inv, req, v, subject);
-	if (r->wanted && !req->dry_run && reservation_seconds > 0 &&
-	    inventory_reserve(snap->inv, r->kind, r->namespace, r->name, r->role, r->connections,
-	    now + reservation_seconds) != PG_OK)
-		log_message(LOG_ERROR, "out_of_memory", "reserving for %s", r->name);
+	for (i = 0; i < subject->reserve_count && !req->dry_run && reservation_seconds > 0; i++) {
+		r = &subject->reserve[i];
+		if (inventory_reserve(snap->inv, r->kind, r->namespace, r->name, r->role,
+		    r->connections, now + reservation_seconds) != PG_OK)
+			log_message(LOG_ERROR, "out_of_memory", "reserving for %s", r->name);
+	}
 	pthread_mutex_unlock(&snap->lock);
 }
 

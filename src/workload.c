@@ -303,6 +303,27 @@ workload_container_pool(const cJSON *container, const struct config *cfg, struct
 	return PG_OK;
 }
 
+int
+workload_reads_configmap(const cJSON *containers, const char *name)
+{
+	const cJSON *container, *entry, *ref;
+	const char *map;
+
+	cJSON_ArrayForEach(container, containers) {
+		cJSON_ArrayForEach(entry, workload_get(container, "env")) {
+			ref = workload_get(workload_get(entry, "valueFrom"), "configMapKeyRef");
+			if ((map = workload_string(ref, "name")) != NULL && strcmp(map, name) == 0)
+				return 1;
+		}
+		cJSON_ArrayForEach(entry, workload_get(container, "envFrom")) {
+			ref = workload_get(entry, "configMapRef");
+			if ((map = workload_string(ref, "name")) != NULL && strcmp(map, name) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /*
  * A native sidecar: an init container with restartPolicy Always keeps running
  * beside the app containers for the pod's whole life (Kubernetes 1.28+).

@@ -17,7 +17,8 @@
 #include "poolguard/inventory.h"
 #include "poolguard/review.h"
 
-#define ADMISSION_KEY_MAX 600
+#define ADMISSION_KEY_MAX 320
+#define ADMISSION_RESERVE_MAX 16	/* a ConfigMap raise holds this many workloads at most */
 
 /*
  * An admitted increase, for the caller to hold (inventory_reserve) until the
@@ -25,7 +26,6 @@
  * connections than the workload holds: workloads, scales and HPAs alike.
  */
 struct admission_reservation {
-	int wanted;			/* 0: nothing to hold */
 	enum workload_kind kind;
 	const char *namespace;		/* borrowed from the request */
 	char name[ADMISSION_KEY_MAX];	/* the workload's; for a generated name, prefix*uid */
@@ -38,13 +38,16 @@ struct admission_subject {
 	enum workload_kind kind;	/* the workload judged, WORKLOAD_NONE when ignored */
 	const char *namespace;
 	const char *name;
-	struct admission_reservation reserve;
+	struct admission_reservation reserve[ADMISSION_RESERVE_MAX];
+	size_t reserve_count;		/* 0: nothing to hold */
 };
 
 /*
  * Judges req against cfg and inv into v. Bad input in the object (a pool
  * size that is not a positive integer) is a denial that names it, unless no
- * role manages the workload: then it is outside the budget and allowed.
+ * role manages the workload: then it is outside the budget and allowed. A
+ * ConfigMap CREATE, UPDATE or DELETE is judged by what it does to every
+ * workload whose pool size comes from it.
  * subject (may be NULL) says what was judged and what to reserve.
  */
 void admission_judge(const struct config *cfg, const struct inventory *inv,

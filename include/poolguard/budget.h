@@ -43,6 +43,8 @@ struct budget_change {
 struct verdict {
 	int allowed;
 	char message[VERDICT_MESSAGE_MAX];	/* why it was denied; "" when allowed */
+	char over[VERDICT_MESSAGE_MAX / 2];	/* the limits over after the change, as phrased in
+						   message ("role 'app' would use 220 of 200 ..."), or "" */
 	char warnings[VERDICT_MAX_WARNINGS][VERDICT_WARNING_MAX + 1];
 	size_t warning_count;
 
@@ -115,6 +117,9 @@ long budget_pooler_capacity(const struct config *cfg, size_t p);
  * VERDICT_MESSAGE_MAX) and returns how many there are.
  */
 size_t budget_findings(const struct config *cfg, char (*out)[VERDICT_MESSAGE_MAX], size_t max);
+
+/* a + b, held at BUDGET_SATURATED (or its negative) so that absurd inputs cannot overflow. */
+long budget_sum(long a, long b);
 
 /* Usage of the cluster: reserved connections plus every role's usage (held at BUDGET_SATURATED). */
 long budget_cluster_used(const struct config *cfg, const long *role_usage);

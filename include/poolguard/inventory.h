@@ -114,6 +114,29 @@ int inventory_put_configmap(struct inventory *inv, const char *namespace, const 
     const cJSON *data);
 void inventory_remove_configmap(struct inventory *inv, const char *namespace, const char *name);
 
+/*
+ * A workload whose pool depends on ConfigMaps, as inventory_foreach_dependent
+ * shows it; strings and containers are borrowed for the call.
+ */
+struct inventory_dependent {
+	enum workload_kind kind;
+	const char *namespace;
+	const char *name;
+	int role;
+	long pods;
+	long pool_per_pod;
+	long held;			/* what the sums hold for it in its role */
+	const cJSON *containers;	/* the containers and sidecars that count */
+};
+
+/* Calls fn for every workload in namespace whose pool depends on ConfigMaps. */
+void inventory_foreach_dependent(const struct inventory *inv, const char *namespace,
+    void (*fn)(void *arg, const struct inventory_dependent *d), void *arg);
+
+/* The data a ConfigMap held (short values only, see inventory_put_configmap), or NULL. */
+const cJSON *inventory_configmap(const struct inventory *inv, const char *namespace,
+    const char *name);
+
 /* The resolver that reads pool variables from the inventory's ConfigMaps. */
 struct workload_resolver inventory_resolver(const struct inventory *inv);
 

@@ -31,7 +31,8 @@ enum review_target {
 	REVIEW_TARGET_NONE = 0,		/* nothing poolguard judges */
 	REVIEW_TARGET_WORKLOAD,		/* a Deployment or StatefulSet object */
 	REVIEW_TARGET_SCALE,		/* the scale subresource of one */
-	REVIEW_TARGET_HPA		/* an autoscaling HorizontalPodAutoscaler */
+	REVIEW_TARGET_HPA,		/* an autoscaling HorizontalPodAutoscaler */
+	REVIEW_TARGET_CONFIGMAP		/* a core v1 ConfigMap: pool sizes may come from it */
 };
 
 struct review_request {

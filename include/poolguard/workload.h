@@ -110,6 +110,9 @@ int workload_from_object(const cJSON *object, const struct config *cfg,
     const char *default_namespace, const struct workload_resolver *resolver,
     struct workload *out, struct pg_error *err);
 
+/* 1 when a container of containers takes env from ConfigMap name (configMapKeyRef, envFrom). */
+int workload_reads_configmap(const cJSON *containers, const char *name);
+
 /* 1 for an init container with restartPolicy Always: a native sidecar, counted like a container. */
 int workload_is_sidecar(const cJSON *container);
 

@@ -458,6 +458,11 @@ webhooks:
         resources: ["horizontalpodautoscalers"]
         operations: ["CREATE", "UPDATE"]
         scope: Namespaced
+      - apiGroups: [""]          # pool sizes read from ConfigMaps: a raise is judged
+        apiVersions: ["v1"]
+        resources: ["configmaps"]
+        operations: ["CREATE", "UPDATE", "DELETE"]
+        scope: Namespaced
     sideEffects: None
     admissionReviewVersions: ["v1"]
     failurePolicy: Fail
@@ -989,11 +994,12 @@ EOF
 	end
 }
 
-# k. A change that poolguard admits but etcd refuses (over its 1.5 MiB request limit) leaves a
+# m. A change that poolguard admits but etcd refuses (over its 1.5 MiB request limit) leaves a
 #    reservation. It must never free connections: moving api (160) to the batch role with a
-#    1.7 MB env var fails in etcd; worker 2 -> 5 (+30) is then 222 of 200 in reality, refused.
-scenario_k() {
-	begin "k. an admitted move of api out of the role that etcd refuses frees nothing (222 of 200)"
+#    1.7 MB env var fails in etcd; worker 2 -> 5 (+30) is then 230 of 200 in reality, refused.
+#    Last, since the reservation keeps api counted in the batch role (and the cluster) for 30 s.
+scenario_m() {
+	begin "m. an admitted move of api out of the role that etcd refuses frees nothing (230 of 200)"
 	python3 - "$tmp/move-api.json" <<'PY'
 import json, sys
 patch = {"metadata": {"labels": {"tier": "batch"}},
@@ -1007,9 +1013,78 @@ PY
 	expect_eq "api labels" "$(jp deployment/api '{.metadata.labels.tier}')" ""
 	run k scale deployment/worker --replicas=5 -n "$ns"
 	expect_refused
-	expect_err "role 'synergyflow_app' would use 222 of 200 connections"
+	expect_err "role 'synergyflow_app' would use 230 of 200 connections"
 	expect_eq "worker replicas" "$(jp deployment/worker '{.spec.replicas}')" 2
 	end
+}
+
+# k. kubectl edit of a ConfigMap raises every workload that reads it. reports (1 replica) reads
+#    pool-config (12): 25 would be 1 x 25, 205 of 200, refused naming the ConfigMap, the key and
+#    what fits; 20 is 200 of 200, admitted with a warning.
+scenario_k() {
+	begin "k1. a ConfigMap raise of reports' pool to 25 (205 of 200) is refused, saying what fits"
+	run k patch configmap pool-config -n "$ns" --type=merge -p "{\"data\":{\"$pool_var\":\"25\"}}"
+	expect_refused
+	expect_err "ConfigMap synergyflow/pool-config key '$pool_var' raises deployment"
+	expect_err "synergyflow/reports 1 x 12 -> 1 x 25 (+13)"
+	expect_err "role 'synergyflow_app' would use 205 of 200 connections"
+	expect_err "what fits: '$pool_var' at most 20"
+	expect_eq "pool-config value" "$(jp configmap/pool-config "{.data.$pool_var}")" 12
+	end
+
+	begin "k2. the ConfigMap raise to 20 (200 of 200) is admitted with a warning and counted"
+	run k patch configmap pool-config -n "$ns" --type=merge -p "{\"data\":{\"$pool_var\":\"20\"}}"
+	expect_ok
+	expect_err "role 'synergyflow_app' at 200 of 200 connections (100%)"
+	wait_until 10 pg_metric_is 'poolguard_role_connections{role="synergyflow_app"}' 200 ||
+	    problem "the role's connections did not become 200 once the ConfigMap was watched"
+	end
+}
+
+# l. At 200 of 200, kubectl rollout restart of api (8 x 20, maxSurge 25% = 2) would run 10 pods:
+#    240 of 200 at the peak. Warned by default, with the maxSurge that fits; refused with
+#    rolloutPeak: deny (the budget is reloaded for that, then put back).
+scenario_l() {
+	begin "l1. kubectl rollout restart at the limit is admitted with the peak and a maxSurge that fits"
+	run k rollout restart deployment/api -n "$ns"
+	expect_ok
+	expect_err "rollout peak: role 'synergyflow_app' 240 of 200 (8 old x 20 + 2 new x 20); maxSurge 0"
+	end
+
+	begin "l2. with rolloutPeak: deny the same restart is refused"
+	if [ -z "$skip" ]; then
+		echo "rolloutPeak: deny" >>"$tmp/budget.yaml"
+		wait_until 15 restart_refused || problem "the restart was not refused after the reload"
+	fi
+	run k rollout restart deployment/api -n "$ns"
+	expect_refused
+	expect_err "its rollout would peak at 200 connections (8 old x 20 + 2 new x 20 with maxSurge 2)"
+	expect_err "what fits: maxSurge 0 (maxUnavailable >= 1) (rolloutPeak: deny)"
+	if [ -z "$skip" ]; then
+		write_budget
+		wait_until 15 restart_admitted || problem "the budget without rolloutPeak did not return"
+	fi
+	end
+}
+
+# pg_metric_is SAMPLE VALUE: poolguard's /metrics has the line "SAMPLE VALUE".
+pg_metric_is() {
+	curl -s --cacert certs/out/ca.crt "https://127.0.0.1:$pg_port/metrics" | grep -qxF "$1 $2"
+}
+
+# restart_probe: a server-side dry run of what a restart of api does (a new template annotation).
+restart_probe() {
+	k patch deployment/api -n "$ns" --dry-run=server --type=merge \
+	    -p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"e2e/probe\":\"$(now_ms)\"}}}}}"
+}
+
+# restart_refused: poolguard refuses it for its peak; restart_admitted: it does not.
+restart_refused() {
+	restart_probe 2>&1 | grep -q "rolloutPeak: deny"
+}
+
+restart_admitted() {
+	restart_probe >/dev/null 2>&1
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -1022,7 +1097,7 @@ echo "# poolguard e2e in $root, state in $tmp"
 
 bring_up
 check_manifests
-for s in a b c d e f g h i j k; do
+for s in a b c d e f g h i j k l m; do
 	"scenario_$s"
 done
 completed=1

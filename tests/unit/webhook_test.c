@@ -544,6 +544,84 @@ test_rollout_peak(void **state)
 	snapshot_holder_release(&f.holder);
 }
 
+#define CM_DEPLOY(name, replicas) \
+	"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " name "}\nspec: {replicas: " \
+	replicas ", template: {spec: {containers: [{name: app, env: [{name: " \
+	"SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE, valueFrom: {configMapKeyRef: {name: pool, " \
+	"key: size}}}]}]}}}\n---\n"
+
+/* A ConfigMap request for pool in shop with size (NULL: a DELETE). */
+static char *
+configmap_review(const char *uid, const char *size, int dry_run)
+{
+	char *buf = malloc(2048);
+
+	if (size == NULL)
+		snprintf(buf, 2048, REVIEW_HEAD "\"uid\":\"%s\",\"operation\":\"DELETE\","
+		    "\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"configmaps\"},"
+		    "\"namespace\":\"shop\",\"name\":\"pool\",\"oldObject\":{\"apiVersion\":\"v1\","
+		    "\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"pool\"},\"data\":{\"size\":"
+		    "\"12\"}}}}", uid);
+	else
+		snprintf(buf, 2048, REVIEW_HEAD "\"uid\":\"%s\",\"operation\":\"UPDATE\","
+		    "\"dryRun\":%s,\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":"
+		    "\"configmaps\"},\"namespace\":\"shop\",\"name\":\"pool\",\"object\":{"
+		    "\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"pool\"},"
+		    "\"data\":{\"size\":\"%s\",\"other\":\"x\"}},\"oldObject\":{\"apiVersion\":"
+		    "\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"pool\"},\"data\":{"
+		    "\"size\":\"12\",\"other\":\"x\"}}}}", uid, dry_run ? "true" : "false", size);
+	return buf;
+}
+
+/*
+ * `kubectl edit configmap`: the raise of every workload that reads the key is
+ * judged at once. api 3 and worker 2 read pool/size (12); static holds 100:
+ * 160 of 200. size 20 fits exactly; 25 would be 225; the largest that fits is 20.
+ */
+static void
+test_configmap_raise(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: pool}\ndata: {size: \"12\", other: x}\n"
+	    "---\n" CM_DEPLOY("api", "3") CM_DEPLOY("worker", "2")
+	    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: static}\nspec: {replicas: 5, "
+	    "template: {spec: {containers: [{name: app, " "env: [{name: "
+	    "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE, value: \"20\"}]}]}}}\n";
+	struct config *cfg = test_config(budget_text);
+	struct fixture f;
+	long used;
+	char *r;
+
+	(void)state;
+	fixture_init(&f, cfg, inventory_of(cfg, yaml), 30);
+	assert_int_equal(fixture_reservations(&f, 0, &used), 0);
+	assert_int_equal(used, 160);
+	r = review(&f.wh, configmap_review("c1", "25", 0));
+	assert_contains(r, "\"allowed\":false");
+	assert_contains(r, "poolguard: ConfigMap shop/pool key 'size' raises ");
+	assert_contains(r, "deployment shop/api 3 x 12 -> 3 x 25 (+39)");
+	assert_contains(r, "deployment shop/worker 2 x 12 -> 2 x 25 (+26)");
+	assert_contains(r, "; role 'app' would use 225 of 200 connections (113%), 25 over; "
+	    "what fits: 'size' at most 20");
+	free(r);
+	expect(&f, configmap_review("c2", "abc", 0), "\"allowed\":false",
+	    "poolguard: ConfigMap shop/pool: deployment shop/");
+	/* A dry run is judged alike and holds nothing. */
+	expect(&f, configmap_review("c3", "20", 1), "\"allowed\":true",
+	    "role 'app' at 200 of 200 connections (100%)");
+	assert_int_equal(fixture_reservations(&f, 0, NULL), 0);
+	/* Admitted for real: api and worker are held at 20 until the watch re-resolves them. */
+	expect(&f, configmap_review("c4", "20", 0), "\"allowed\":true", NULL);
+	assert_int_equal(fixture_reservations(&f, 0, &used), 2);
+	assert_int_equal(used, 200);
+	expect(&f, scale_review("s", "static", 6), "\"allowed\":false", "220 of 200");
+	/* Deleting it: both count defaultPoolSize 10 (fewer), with the reason as a warning. */
+	assert_int_equal(fixture_reservations(&f, 1e12, NULL), 0);
+	expect(&f, configmap_review("c5", NULL, 0), "\"allowed\":true",
+	    "pool size counted as defaultPoolSize 10");
+	snapshot_holder_release(&f.holder);
+}
+
 /* Trailing data after the document is not an AdmissionReview: 400 with the reason. */
 static void
 test_trailing_data_refused(void **state)
@@ -585,6 +663,7 @@ main(void)
 		cmocka_unit_test(test_native_sidecar_counted),
 		cmocka_unit_test(test_unknown_workload_under_selector),
 		cmocka_unit_test(test_rollout_peak),
+		cmocka_unit_test(test_configmap_raise),
 		cmocka_unit_test(test_trailing_data_refused),
 	};
 
