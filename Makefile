@@ -55,8 +55,10 @@ DB_TOOL_SRC := $(wildcard tests/db/*.c)
 #   plain  build/       CFLAGS (-O2 -g): the program `make` builds and the image ships
 #   asan   build/asan/  AddressSanitizer and UndefinedBehaviorSanitizer
 #   tsan   build/tsan/  ThreadSanitizer
-# NAME_DIR is where it goes, NAME_CFLAGS what it compiles and links with.
-FLAVOURS := plain asan tsan
+#   fuzz   build/fuzz/  clang, libFuzzer's coverage, ASan and UBSan (tests/fuzz/fuzz.mk)
+# NAME_DIR is where it goes, NAME_CFLAGS what it compiles and links with; NAME_CC and
+# NAME_WARNINGS, when set, replace CC and WARNINGS.
+FLAVOURS := plain asan tsan fuzz
 plain_DIR := $(BUILD)
 plain_CFLAGS = $(CFLAGS)
 asan_DIR := $(BUILD)/asan
@@ -69,11 +71,13 @@ tsan_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 # and integration tests and the tests/db tools, and the lists NAME_UNIT, NAME_INTEGRATION and
 # NAME_DB_TOOLS of its test programs.
 define flavour
+$(1)_CC ?= $$(CC)
+$(1)_WARNINGS ?= $$(WARNINGS)
 $(1)_OBJ := $$(LIB_SRC:src/%.c=$$($(1)_DIR)/obj/%.o)
 $(1)_UNIT := $$(UNIT_SRC:tests/unit/%.c=$$($(1)_DIR)/tests/unit_%)
 $(1)_INTEGRATION := $$(INTEGRATION_SRC:tests/integration/%.c=$$($(1)_DIR)/tests/integration_%)
 $(1)_DB_TOOLS := $$(DB_TOOL_SRC:tests/db/%.c=$$($(1)_DIR)/tests/db_%)
-$(1)_COMPILE = $$(CC) $$(CPPFLAGS) $$(WARNINGS) $$($(1)_CFLAGS) $$(PKG_CFLAGS)
+$(1)_COMPILE = $$($(1)_CC) $$(CPPFLAGS) $$($(1)_WARNINGS) $$($(1)_CFLAGS) $$(PKG_CFLAGS)
 
 $$($(1)_DIR)/obj/%.o: src/%.c $$(HEADERS) | pkg-check
 	@mkdir -p $$(@D)
@@ -84,7 +88,7 @@ $$($(1)_DIR)/libpoolguard.a: $$($(1)_OBJ)
 	$$(AR) rcs $$@ $$^
 
 $$($(1)_DIR)/poolguard: $$($(1)_DIR)/obj/main.o $$($(1)_DIR)/libpoolguard.a
-	$$(CC) $$($(1)_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm -lpthread
+	$$($(1)_CC) $$($(1)_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm -lpthread
 
 $$($(1)_DIR)/tests/unit_%: tests/unit/%.c $$(UNIT_HEADERS) $$($(1)_DIR)/libpoolguard.a \
 		| pkg-check pkg-check-tests
