@@ -2,7 +2,11 @@
 # Runs test binaries (cmocka) and keeps a running total over several runs.
 #
 #   tests/run.sh --reset                 starts a new total
-#   tests/run.sh [--suite NAME] BIN...   runs the binaries, adds their counts to the total
+#   tests/run.sh [--suite NAME] [--memcheck] BIN...
+#                                        runs the binaries, adds their counts to the total;
+#                                        --memcheck runs each under valgrind memcheck, its
+#                                        report in build/test-logs/memcheck-PID.log (counted by
+#                                        tests/valgrind-logs.sh)
 #   tests/run.sh --count NAME STATUS LOG adds the last "N passed, N failed" line of LOG
 #                                        (another runner's), or one failure if STATUS is not 0
 #                                        and the line says none
@@ -35,7 +39,7 @@ record() {
 
 case "${1:-}" in
 --reset)
-	rm -f "$totals" "$logs"/memcheck-*.log
+	rm -f "$totals" "$logs"/memcheck-*.log "$logs"/tsan.*
 	exit 0
 	;;
 --count)
@@ -72,10 +76,18 @@ if [ "${1:-}" = --suite ]; then
 	suite=$2
 	shift 2
 fi
+# The same options as the integration harness gives valgrind around the server.
+wrap=""
+if [ "${1:-}" = --memcheck ]; then
+	wrap="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+		--log-file=$logs/memcheck-%p.log"
+	shift
+fi
 for bin in "$@"; do
 	name=$(basename "$bin")
 	log="$logs/$suite-$name.log"
-	CMOCKA_MESSAGE_OUTPUT=stdout "$bin" >"$log" 2>&1
+	# shellcheck disable=SC2086
+	CMOCKA_MESSAGE_OUTPUT=stdout $wrap "$bin" >"$log" 2>&1
 	status=$?
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)

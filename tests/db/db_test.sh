@@ -4,21 +4,25 @@
 # directory, as the unprivileged user poolguard-test (both refuse root), and
 # stopped on exit, failure or not.
 #
-#   bash tests/db/db_test.sh        from the repository root, after `make`
+#   make build/poolguard build/tests/db_holdconn build/tests/db_jsonget
+#   bash tests/db/db_test.sh        from the repository root
 #
-# Needs: build/poolguard and build/libpoolguard.a, PostgreSQL's server
-# (Debian: postgresql), pgbouncer, libpq-dev, libcjson-dev, a C compiler.
+# Needs: the programs above (`make test` builds them with the Makefile's rules, like every
+# other test program), PostgreSQL's server and psql (Debian: postgresql), pgbouncer.
 # Prints "ok - ..." / "not ok - ..." per check and ends with "N passed, N failed";
 # exits 1 when a check failed. KEEP=1 keeps the temporary directory.
-# POOLGUARD_BIN names the poolguard to test (default build/poolguard).
-# POOLGUARD_DB_CFLAGS adds flags to the build of the stub and the unit test
-# ("-fsanitize=address,undefined"). POOLGUARD_TOTALS=FILE appends "PASSED FAILED" to FILE (tests/run.sh's totals).
+# POOLGUARD_BIN names the poolguard to test (default build/poolguard), POOLGUARD_DB_TOOLS the
+# directory of db_holdconn and db_jsonget (default build/tests).
+# POOLGUARD_TOTALS=FILE appends "PASSED FAILED" to FILE (tests/run.sh's totals).
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 2
 TEST_USER=poolguard-test
 POOLGUARD=${POOLGUARD_BIN:-$ROOT/build/poolguard}
+TOOLS=${POOLGUARD_DB_TOOLS:-$ROOT/build/tests}
+HOLD=$TOOLS/db_holdconn
+JG=$TOOLS/db_jsonget
 passed=0
 failed=0
 TMP=
@@ -102,10 +106,9 @@ PG_BIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 [ -x "$PG_BIN/initdb" ] || abort "prerequisites: PostgreSQL server not found (apt-get install postgresql)"
 [ -x "$PGBOUNCER" ] || abort "prerequisites: pgbouncer not found (apt-get install pgbouncer)"
-if [ ! -x "$POOLGUARD" ] || [ ! -f build/libpoolguard.a ]; then
-	abort "prerequisites: run make first"
-fi
-pkg-config --exists libpq libcjson || abort "prerequisites: libpq-dev and libcjson-dev needed"
+for p in "$POOLGUARD" "$HOLD" "$JG"; do
+	[ -x "$p" ] || abort "prerequisites: '$p' not built (make build/poolguard build/tests/db_holdconn build/tests/db_jsonget)"
+done
 if [ "$(id -u)" -eq 0 ] && ! id -u "$TEST_USER" >/dev/null 2>&1; then
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
 		"$TEST_USER" || abort "prerequisites: unable to create the user $TEST_USER"
@@ -114,46 +117,6 @@ fi
 TMP=$(mktemp -d /tmp/poolguard-db.XXXXXX) || abort "mktemp"
 chmod 0700 "$TMP"
 [ "$(id -u)" -eq 0 ] && chown "$TEST_USER:" "$TMP"
-
-# ---- the programs under test ---------------------------------------------------------------
-CFLAGS_T="-std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Iinclude"
-LIBS_ALL="libpq libmicrohttpd libcjson yaml-0.1 openssl libcurl gnutls"
-# shellcheck disable=SC2086,SC2046
-cc $CFLAGS_T -o "$TMP/holdconn" tests/db/holdconn.c $(pkg-config --cflags --libs libpq) \
-	2>"$TMP/cc.log" || abort "build tests/db/holdconn.c" "$TMP/cc.log"
-# shellcheck disable=SC2086,SC2046
-cc $CFLAGS_T -o "$TMP/jsonget" tests/db/jsonget.c $(pkg-config --cflags --libs libcjson) \
-	2>"$TMP/cc.log" || abort "build tests/db/jsonget.c" "$TMP/cc.log"
-if "$POOLGUARD" db --help >/dev/null 2>&1; then
-	DB_CMD=$POOLGUARD
-	echo "# poolguard db: build/poolguard"
-else
-	# src/main.c does not dispatch `db` yet: the same code through tests/db/main_stub.c.
-	# shellcheck disable=SC2086,SC2046
-	cc $CFLAGS_T -Wno-format-truncation ${POOLGUARD_DB_CFLAGS:-} -o "$TMP/poolguard-db" tests/db/main_stub.c src/db.c \
-		src/dbcmd.c build/libpoolguard.a $(pkg-config --cflags --libs $LIBS_ALL) -lm -lpthread \
-		2>"$TMP/cc.log" || abort "build tests/db/main_stub.c" "$TMP/cc.log"
-	DB_CMD=$TMP/poolguard-db
-	echo "# poolguard db: tests/db/main_stub.c (build/poolguard has no db command yet)"
-fi
-HOLD=$TMP/holdconn
-JG=$TMP/jsonget
-
-# ---- the parts that need no server ---------------------------------------------------------
-# shellcheck disable=SC2086,SC2046
-if cc $CFLAGS_T -Wno-format-truncation ${POOLGUARD_DB_CFLAGS:-} -o "$TMP/db_unit_test" \
-	tests/db/db_unit_test.c src/db.c src/dbcmd.c build/libpoolguard.a \
-	$(pkg-config --cflags --libs cmocka $LIBS_ALL) -lm -lpthread 2>"$TMP/cc.log"; then
-	if CMOCKA_MESSAGE_OUTPUT=stdout "$TMP/db_unit_test" >"$TMP/unit.out" 2>&1; then
-		ok "unit: tests/db/db_unit_test.c, $(sed -n 's/.*PASSED  \] \([0-9]*\) test.*/\1/p' "$TMP/unit.out") tests (compare, budget writer round trip, conninfo check)"
-	else
-		not_ok "unit: tests/db/db_unit_test.c"
-		show "$TMP/unit.out"
-	fi
-else
-	not_ok "unit: build tests/db/db_unit_test.c"
-	show "$TMP/cc.log"
-fi
 
 # ---- PostgreSQL ----------------------------------------------------------------------------
 for v in $(env | sed -n 's/^\(PG[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
@@ -315,7 +278,7 @@ run() {
 # ---- a. the budget matches the database ----------------------------------------------------
 # An empty --conninfo: libpq takes the server from the PG* environment variables.
 run a env PGHOST=127.0.0.1 PGPORT="$PGPORT_" PGUSER=poolguard PGDATABASE=postgres \
-	"$DB_CMD" db --config "$TMP/budget.yaml"
+	"$POOLGUARD" db --config "$TMP/budget.yaml"
 if [ "$rc" = 0 ] && grep -q '^4 items compared: 0 drift$' "$TMP/a.out" &&
 	! grep -q DRIFT "$TMP/a.out"; then
 	ok "a. budget matching the server (PG* environment, no --conninfo): exit 0, no drift"
@@ -323,13 +286,13 @@ else
 	not_ok "a. budget matching the server: exit $rc"
 	show "$TMP/a.out"
 fi
-run a-json "$DB_CMD" db --config "$TMP/budget.yaml" --conninfo "$PG" -o json
+run a-json "$POOLGUARD" db --config "$TMP/budget.yaml" --conninfo "$PG" -o json
 check "a. JSON: summary.drift 0, max_connections 100, superuser_reserved_connections 3" \
 	test "$rc:$("$JG" "$TMP/a-json.out" summary.drift):$("$JG" "$TMP/a-json.out" database.maxConnections):$("$JG" "$TMP/a-json.out" database.superuserReservedConnections)" = "0:0:100:3"
 
 # ---- b. ALTER ROLE app CONNECTION LIMIT 15 -------------------------------------------------
 sql -c 'ALTER ROLE app CONNECTION LIMIT 15'
-run b "$DB_CMD" db --config "$TMP/budget.yaml" --conninfo "$PG"
+run b "$POOLGUARD" db --config "$TMP/budget.yaml" --conninfo "$PG"
 if [ "$rc" = 1 ] &&
 	grep -q "^DRIFT  role 'app': connectionLimit is 20 in the budget, rolconnlimit is 15 in the database$" "$TMP/b.out" &&
 	[ "$(grep -c '^DRIFT' "$TMP/b.out")" = 1 ]; then
@@ -338,7 +301,7 @@ else
 	not_ok "b. drift after ALTER ROLE app CONNECTION LIMIT 15: exit $rc"
 	show "$TMP/b.out"
 fi
-run b-json "$DB_CMD" db --config "$TMP/budget.yaml" --conninfo "$PG" -o json
+run b-json "$POOLGUARD" db --config "$TMP/budget.yaml" --conninfo "$PG" -o json
 got="$rc|$("$JG" "$TMP/b-json.out" drift.length)|$("$JG" "$TMP/b-json.out" drift.0.field)|$("$JG" "$TMP/b-json.out" drift.0.role)|$("$JG" "$TMP/b-json.out" drift.0.budget)|$("$JG" "$TMP/b-json.out" drift.0.database)"
 if [ "$got" = "1|1|roles[0].connectionLimit|app|20|15" ]; then
 	ok "b. JSON: drift[0] = {field roles[0].connectionLimit, role app, budget 20, database 15}, exit 1"
@@ -349,7 +312,7 @@ fi
 sql -c 'ALTER ROLE app CONNECTION LIMIT 20'
 
 # ---- c. --write-budget ---------------------------------------------------------------------
-"$DB_CMD" db --write-budget --conninfo "$PG" >"$TMP/written.yaml" 2>"$TMP/c.err"
+"$POOLGUARD" db --write-budget --conninfo "$PG" >"$TMP/written.yaml" 2>"$TMP/c.err"
 rc=$?
 check "c. --write-budget exits 0" test "$rc" = 0
 run c-check "$POOLGUARD" check --config "$TMP/written.yaml" "$TMP/empty.yaml"
@@ -360,7 +323,7 @@ else
 	show "$TMP/c-check.out"
 	show "$TMP/written.yaml"
 fi
-run c-db "$DB_CMD" db --config "$TMP/written.yaml" --conninfo "$PG" -o json
+run c-db "$POOLGUARD" db --config "$TMP/written.yaml" --conninfo "$PG" -o json
 got="$rc|$("$JG" "$TMP/c-db.out" summary.drift)|$("$JG" "$TMP/c-db.out" summary.items)"
 # cluster: 2 items; roles: app, poolguard, reports and the oddly named one (no postgres, readers).
 if [ "$got" = "0|0|6" ]; then
@@ -380,7 +343,7 @@ else
 fi
 
 # ---- d. the boundary: CONNECTION LIMIT 20, connectionLimit 20 ------------------------------
-run d-db "$DB_CMD" db --config "$TMP/budget.yaml" --conninfo "$PG"
+run d-db "$POOLGUARD" db --config "$TMP/budget.yaml" --conninfo "$PG"
 check "d. premise: budget and database agree on app's 20" test "$rc" = 0
 for rp in 4x5 5x4 2x10 3x7 7x3; do
 	r=${rp%x*}
@@ -397,7 +360,7 @@ for rp in 4x5 5x4 2x10 3x7 7x3; do
 	for i in $(seq 300); do grep -q '^holding' "$TMP/d-hold-$rp.out" && break; sleep 0.05; done
 	held=$(live app)
 	if [ "$n" = 20 ]; then
-		run "d-live-$rp" "$DB_CMD" db --config "$TMP/budget.yaml" --conninfo "$PG" -o json \
+		run "d-live-$rp" "$POOLGUARD" db --config "$TMP/budget.yaml" --conninfo "$PG" -o json \
 			--inventory "$TMP/deploy-$rp.yaml"
 		livejson=$("$JG" "$TMP/d-live-$rp.out" live.roles.0.live)/$("$JG" "$TMP/d-live-$rp.out" live.roles.0.predicted)
 	fi
@@ -474,7 +437,7 @@ else
 	not_ok "e. 21 x 10 through the pooler: check exit $rc"
 	show "$TMP/e-210.out"
 fi
-run e-db "$DB_CMD" db --config "$TMP/budget-pooled.yaml" --conninfo "$PG" --pgbouncer "$CONSOLE"
+run e-db "$POOLGUARD" db --config "$TMP/budget-pooled.yaml" --conninfo "$PG" --pgbouncer "$CONSOLE"
 if [ "$rc" = 0 ] && ! grep -q '^DRIFT' "$TMP/e-db.out" &&
 	[ "$(grep -c '^roles\[0\]\.pooler\.' "$TMP/e-db.out")" = 3 ] &&
 	grep -q "^NOTE   pooler 'pgbouncer': instances (1 in the budget) cannot be read" "$TMP/e-db.out"; then
@@ -483,7 +446,7 @@ else
 	not_ok "e. poolguard db --pgbouncer: exit $rc"
 	show "$TMP/e-db.out"
 fi
-run e-drift "$DB_CMD" db --config <(sed 's/maxClientConn: 200/maxClientConn: 300/' "$TMP/budget-pooled.yaml") \
+run e-drift "$POOLGUARD" db --config <(sed 's/maxClientConn: 200/maxClientConn: 300/' "$TMP/budget-pooled.yaml") \
 	--conninfo "$PG" --pgbouncer "$CONSOLE"
 if [ "$rc" = 1 ] &&
 	grep -q "^DRIFT  role 'app': pooler.maxClientConn is 300 in the budget, max_client_conn is 200 in PgBouncer$" "$TMP/e-drift.out"; then
@@ -495,21 +458,21 @@ fi
 
 # ---- f. errors ------------------------------------------------------------------------------
 DEAD=$(free_port "$PGPORT_" "$BOUNCER_PORT")
-run f-dead "$DB_CMD" db --config "$TMP/budget.yaml" --conninfo "host=127.0.0.1 port=$DEAD user=poolguard" --connect-timeout 5
+run f-dead "$POOLGUARD" db --config "$TMP/budget.yaml" --conninfo "host=127.0.0.1 port=$DEAD user=poolguard" --connect-timeout 5
 if [ "$rc" = 2 ] && grep -q "^poolguard: unable to connect to '127.0.0.1:$DEAD': .*Connection refused" "$TMP/f-dead.out"; then
 	ok "f. nothing listening: exit 2, the message names 127.0.0.1:$DEAD and libpq's reason"
 else
 	not_ok "f. unreachable server: exit $rc"
 	show "$TMP/f-dead.out"
 fi
-run f-pass "$DB_CMD" db --config "$TMP/budget.yaml" --conninfo "$PG password=secret"
+run f-pass "$POOLGUARD" db --config "$TMP/budget.yaml" --conninfo "$PG password=secret"
 if [ "$rc" = 2 ] && grep -q 'carries a password' "$TMP/f-pass.out"; then
 	ok "f. a password in --conninfo is refused (exit 2)"
 else
 	not_ok "f. password in --conninfo: exit $rc"
 	show "$TMP/f-pass.out"
 fi
-run f-missing "$DB_CMD" db --config <(printf 'cluster: {maxConnections: 100, reservedConnections: 3}\nroles:\n  - {name: ghost, connectionLimit: 5}\n') --conninfo "$PG"
+run f-missing "$POOLGUARD" db --config <(printf 'cluster: {maxConnections: 100, reservedConnections: 3}\nroles:\n  - {name: ghost, connectionLimit: 5}\n') --conninfo "$PG"
 if [ "$rc" = 1 ] && grep -q "^DRIFT  role 'ghost' is in the budget (roles\[0\]) but not in the database$" "$TMP/f-missing.out"; then
 	ok "f. a budget role missing from the database is drift (exit 1)"
 else

@@ -9,10 +9,13 @@
 #   make fuzz-regress               replay tests/fuzz/regressions/ once
 #   make fuzz FUZZERS=review        only some of them
 #
-# Each fuzzer compiles src/*.c but src/main.c together with its target under
-# -fsanitize=fuzzer,address,undefined, with the Makefile's -D_GNU_SOURCE -Iinclude and pkg-config
-# flags. Runs work on a copy of the seeds in build/fuzz/corpus-NAME, so the committed corpora in
-# tests/fuzz/corpus/ stay as they are; crashes land in build/fuzz/artifacts-NAME/.
+# The fuzzers link build/fuzz/libpoolguard.a, the Makefile's `fuzz` flavour: src/*.c but
+# src/main.c built by the Makefile's one set of rules with clang and
+# -fsanitize=fuzzer-no-link,address,undefined (coverage and sanitizers, no libFuzzer main), the
+# Makefile's -D_GNU_SOURCE -Iinclude and pkg-config flags; each target is then linked with
+# -fsanitize=fuzzer. Alone, this file hands its targets to the top Makefile. Runs work on a copy
+# of the seeds in build/fuzz/corpus-NAME, so the committed corpora in tests/fuzz/corpus/ stay as
+# they are; crashes land in build/fuzz/artifacts-NAME/.
 #
 # Debian packages needed on top of the build's: clang libclang-rt-14-dev (the libFuzzer and
 # sanitizer runtimes; bookworm's clang only recommends it). FUZZ_DEB_PACKAGES lists them for the
@@ -36,34 +39,38 @@ FUZZ_ARGS ?=
 FUZZERS ?= review config manifest
 FUZZ_OUT ?= $(FUZZ_ROOT)$(if $(BUILD),$(BUILD),build)/fuzz
 
-# The Makefile's pkg-config packages: its PKGS when included, read from it when alone.
-FUZZ_PKGS = $(or $(PKGS),$(shell sed -n 's/^PKGS *:*= *//p' $(FUZZ_ROOT)Makefile), \
-	libmicrohttpd libcjson yaml-0.1 openssl libcurl gnutls)
-FUZZ_PKG_FLAGS = $(shell pkg-config --cflags --libs $(FUZZ_PKGS))
+FUZZ_PKG_LIBS = $(shell pkg-config --print-errors --libs $(PKGS))
 # -fno-sanitize-recover makes undefined behaviour stop the run like a crash, instead of a line
 # in the log that nobody reads.
-FUZZ_SANITIZE := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 FUZZ_CFLAGS ?= -g -O1
 # The Makefile's warnings without -Werror: a clang-only warning in src/ must not stop a fuzz run.
 FUZZ_WARNINGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-FUZZ_CPPFLAGS := -D_GNU_SOURCE -I$(FUZZ_ROOT)include
 
-FUZZ_LIB_SRC = $(filter-out $(FUZZ_ROOT)src/main.c,$(wildcard $(FUZZ_ROOT)src/*.c))
-FUZZ_HEADERS = $(wildcard $(FUZZ_ROOT)include/poolguard/*.h)
+# The flavour the Makefile's rules build (FLAVOURS += fuzz there).
+fuzz_DIR := $(FUZZ_OUT)
+fuzz_CC = $(FUZZ_CC)
+fuzz_WARNINGS = $(FUZZ_WARNINGS)
+fuzz_CFLAGS = $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SANITIZE)
+
+FUZZ_HEADERS := $(wildcard $(FUZZ_ROOT)include/poolguard/*.h)
 FUZZ_BINS := $(FUZZERS:%=$(FUZZ_OUT)/fuzz_%)
 FUZZ_RUN = FUZZ_MAX_LEN='$(FUZZ_MAX_LEN)' FUZZ_TIMEOUT='$(FUZZ_TIMEOUT)' \
 	FUZZ_RSS_LIMIT_MB='$(FUZZ_RSS_LIMIT_MB)' FUZZ_ARGS='$(FUZZ_ARGS)' sh $(FUZZ_DIR)/run.sh
 
 .PHONY: fuzz-build fuzz fuzz-smoke fuzz-regress
 
+ifneq ($(FUZZ_STANDALONE),)
+fuzz-build fuzz fuzz-smoke fuzz-regress:
+	@$(MAKE) --no-print-directory -C $(abspath $(FUZZ_DIR)/../..) -f Makefile $@
+else
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_BINS): $(FUZZ_OUT)/fuzz_%: $(FUZZ_DIR)/fuzz_%.c $(FUZZ_LIB_SRC) $(FUZZ_HEADERS) \
-		$(FUZZ_DIR)/fuzz.mk
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_WARNINGS) $(FUZZ_CFLAGS) $(FUZZ_SANITIZE) -o $@ \
-		$< $(FUZZ_LIB_SRC) $(FUZZ_PKG_FLAGS) -lm -lpthread
+$(FUZZ_BINS): $(FUZZ_OUT)/fuzz_%: $(FUZZ_DIR)/fuzz_%.c $(fuzz_DIR)/libpoolguard.a $(FUZZ_HEADERS) \
+		$(FUZZ_DIR)/fuzz.mk | pkg-check
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_WARNINGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SANITIZE) \
+		$(PKG_CFLAGS) -o $@ $< $(fuzz_DIR)/libpoolguard.a $(FUZZ_PKG_LIBS) -lm -lpthread
 
 fuzz: fuzz-build
 	@$(FUZZ_RUN) run $(FUZZ_SECONDS) $(FUZZ_OUT) $(FUZZERS)
@@ -75,6 +82,7 @@ fuzz-smoke: fuzz-build
 
 fuzz-regress: fuzz-build
 	@$(FUZZ_RUN) regress 0 $(FUZZ_OUT) $(FUZZERS)
+endif
 
 ifneq ($(FUZZ_STANDALONE),)
 .DEFAULT_GOAL := fuzz-build

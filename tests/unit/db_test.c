@@ -1,5 +1,5 @@
 /*
- * db_unit_test.c - the parts of db.c that need no server: the comparison of
+ * db_test.c - the parts of db.c that need no server: the comparison of
  * a budget with what the database says, and the budget.yaml writer, whose
  * output must load with config_parse() and give back every role name byte
  * for byte, however odd.
