@@ -1842,29 +1842,25 @@ sp_location_groups(struct sp_ctx *c, const char *list, struct sp_location *locs,
 static void
 sp_collect(struct sp_ctx *c, int with_profiles)
 {
+	static const int props[] = {SP_LOCATION, SP_ADDLOC, SP_IMPORT};
 	struct sp_location locs[SP_MAX_LOCATIONS];
 	int group[SP_MAX_LOCATIONS], next = 0, unknown;
-	const char *v, *label;
+	const char *v, *label, *hidden = NULL;
 	size_t n = 0, i, j, k;
 
 	c->ndocs = 0;
 	c->files = 0;
 	c->with_profiles = with_profiles;
-	if ((v = sp_layer_value(c, SP_LOCATION, &unknown, &label)) != NULL)
-		n = sp_location_groups(c, v, locs, group, n, SP_MAX_LOCATIONS, &next);
-	else if (!unknown)
-		n = sp_location_groups(c, "optional:file:./;optional:file:./config/;"
-		    "optional:file:./config/*/", locs, group, n, SP_MAX_LOCATIONS, &next);
-	if (unknown)
-		sp_push_unknown(c, label);
-	if ((v = sp_layer_value(c, SP_ADDLOC, &unknown, &label)) != NULL)
-		n = sp_location_groups(c, v, locs, group, n, SP_MAX_LOCATIONS, &next);
-	if (unknown)
-		sp_push_unknown(c, label);
-	if ((v = sp_layer_value(c, SP_IMPORT, &unknown, &label)) != NULL)
-		n = sp_location_groups(c, v, locs, group, n, SP_MAX_LOCATIONS, &next);
-	if (unknown)
-		sp_push_unknown(c, label);
+	for (k = 0; k < 3; k++) {
+		if ((v = sp_layer_value(c, props[k], &unknown, &label)) != NULL)
+			n = sp_location_groups(c, v, locs, group, n, SP_MAX_LOCATIONS, &next);
+		else if (props[k] == SP_LOCATION && !unknown)
+			n = sp_location_groups(c, "optional:file:./;optional:file:./config/;"
+			    "optional:file:./config/*/", locs, group, n, SP_MAX_LOCATIONS, &next);
+		/* What a hidden location holds overrides the locations before it. */
+		if (unknown)
+			hidden = label;
+	}
 	for (i = 0; i < n; i = j) {
 		for (j = i; j < n && group[j] == group[i]; j++)
 			sp_add_location(c, &locs[j], NULL, 0);
@@ -1872,6 +1868,8 @@ sp_collect(struct sp_ctx *c, int with_profiles)
 			for (j = i; j < n && group[j] == group[i]; j++)
 				sp_add_location(c, &locs[j], c->profiles[k], 0);
 	}
+	if (hidden)
+		sp_push_unknown(c, hidden);
 }
 
 /* Splits a comma-separated list into the names array; returns the count. */
@@ -2186,8 +2184,8 @@ spring_container_pool(const cJSON *container, const cJSON *pod_spec, const char 
 	struct sp_doc vars;
 	const struct sp_doc *d;
 	const char *wd, *label, *value, *name;
-	char why[SPRING_SOURCE_MAX];
-	int unknown = 0;
+	char why[SPRING_SOURCE_MAX] = "";
+	int unknown = 0, name_unknown = 0;
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
@@ -2218,7 +2216,7 @@ spring_container_pool(const cJSON *container, const cJSON *pod_spec, const char 
 	if (c.result)
 		goto out;
 	c.nnames = 0;
-	if ((value = sp_layer_value(&c, SP_NAME, &unknown, &label)) != NULL)
+	if ((value = sp_layer_value(&c, SP_NAME, &name_unknown, &label)) != NULL)
 		c.nnames = sp_split_names(value, c.names, SP_MAX_NAMES);
 	if (c.nnames == 0) {
 		snprintf(c.names[0], sizeof(c.names[0]), "application");
@@ -2236,7 +2234,7 @@ spring_container_pool(const cJSON *container, const cJSON *pod_spec, const char 
 		if (c.result)
 			goto out;
 	}
-	if (unknown)
+	if (name_unknown)
 		sp_push_unknown(&c, sp_printf(&c, "spring.config.name from %.90s", label));
 	vars.label = "env";
 	sp_pool_variables(&c, &vars);
