@@ -971,8 +971,12 @@ sp_env_binds(const char *name, int prop)
 	char buf[SP_KEY_MAX], uniform[SP_KEY_MAX], legacy[SP_KEY_MAX];
 	size_t i, n = strlen(name);
 
+	/*
+	 * The legacy form is looked up as written (SystemEnvironmentPropertySource
+	 * tries the name and its upper case), so only the upper-case spelling binds.
+	 */
 	sp_env_names(prop, uniform, legacy, sizeof(uniform));
-	if (strcasecmp(name, legacy) == 0)
+	if (strcmp(name, legacy) == 0)
 		return 1;
 	if (n >= sizeof(buf))
 		return 0;

@@ -58,6 +58,11 @@ static const struct row rows[] = {
 	    .pool = 21, .source = "env SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE"},
 	{.name = "env dotted lower case", .pod = "{containers: [{name: app, env: [{name: "
 	    POOL ", value: '22'}]}]}", .found = 1, .pool = 22, .source = "env " POOL},
+	{.name = "env legacy in lower case does not bind", .pod = "{containers: [{name: app, env:"
+	    " [{name: spring_datasource_hikari_maximum_pool_size, value: '9'}]}]}"},
+	{.name = "env uniform in lower case binds", .pod = "{containers: [{name: app, env:"
+	    " [{name: spring_datasource_hikari_maximumpoolsize, value: '9'}]}]}", .found = 1,
+	    .pool = 9},
 	{.name = "env uniform before legacy", .pod = "{containers: [{name: app, env: ["
 	    "{name: SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE, value: '5'}, {name: " ENV_POOL
 	    ", value: '23'}]}]}", .found = 1, .pool = 23},
@@ -177,6 +182,10 @@ static const struct row rows[] = {
 	    ENV_POOL ", value: '44'}], " MOUNT("/config") "}], " VOLUME "}",
 	    .maps = {{"app-config", "application.yml", YML_POOL(1)}}, .found = 1, .pool = 44,
 	    .from_configmap = 1},
+	{.name = "legacy env over a config file", .pod = "{containers: [{name: app, env: [{name: "
+	    "SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE, value: '21'}], " MOUNT("/config") "}], "
+	    VOLUME "}", .maps = {{"app-config", "application.yml", YML_POOL(1)}}, .found = 1,
+	    .pool = 21, .from_configmap = 1},
 	{.name = "an unknown source above decides: unknown", .pod = "{containers: [{name: app, "
 	    "env: [{name: " ENV_POOL ", value: '20'}, {name: SPRING_APPLICATION_JSON, valueFrom: "
 	    "{secretKeyRef: {name: j, key: j}}}]}]}", .found = 1, .unknown = 1,
