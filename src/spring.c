@@ -838,6 +838,8 @@ sp_env_get(struct sp_ctx *c, const char *name, int limit, int depth, struct sp_e
 			return;
 		}
 		if ((ref = sp_get(from, "configMapKeyRef")) != NULL) {
+			/* A missing optional key leaves the variable unset, as in Kubernetes. */
+			e->set = 0;
 			sp_env_configmap(c, name, sp_string(ref, "name") ? sp_string(ref, "name") : "",
 			    sp_string(ref, "key") ? sp_string(ref, "key") : "",
 			    cJSON_IsTrue(sp_get(ref, "optional")), 1, e);

@@ -73,6 +73,12 @@ static const struct row rows[] = {
 	    ENV_POOL ", valueFrom: {configMapKeyRef: {name: pools, key: size}}}]}]}",
 	    .maps = {{"pools", "size", "19"}}, .found = 1, .pool = 19, .from_configmap = 1,
 	    .source = "ConfigMap pools key size"},
+	{.name = "env from a missing optional ConfigMap key is unset", .pod = "{containers: [{name:"
+	    " app, env: [{name: " ENV_POOL ", valueFrom: {configMapKeyRef: {name: pools, key: "
+	    "size, optional: true}}}, {name: SPRING_APPLICATION_JSON, valueFrom: {configMapKeyRef:"
+	    " {name: pools, key: json, optional: true}}}], " MOUNT("/config") "}], " VOLUME "}",
+	    .maps = {{"pools", "other", "1"}, {"app-config", "application.yml", YML_POOL(38)}},
+	    .found = 1, .pool = 38, .from_configmap = 1},
 	{.name = "envFrom a ConfigMap with a prefix", .pod = "{containers: [{name: app, envFrom: "
 	    "[{prefix: SPRING_, configMapRef: {name: envs}}]}]}",
 	    .maps = {{"envs", "DATASOURCE_HIKARI_MAXIMUMPOOLSIZE", "18"}}, .found = 1,
