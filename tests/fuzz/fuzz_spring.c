@@ -32,6 +32,14 @@ struct lookup {
 	const char *value;
 };
 
+static int
+same_format(const char *key, const char *ext)
+{
+	size_t n = strlen(key), m = strlen(ext);
+
+	return n >= m && strcmp(key + n - m, ext) == 0;
+}
+
 static const char *
 lookup_value(void *ctx, const char *namespace, const char *name, const char *key, int *map_found)
 {
@@ -40,9 +48,10 @@ lookup_value(void *ctx, const char *namespace, const char *name, const char *key
 	(void)namespace;
 	(void)name;
 	*map_found = 1;
-	/* Any key an import or a location names finds the same text. */
-	if (strcmp(key, l->key) == 0 || strstr(key, ".y") != NULL ||
-	    strstr(key, ".properties") != NULL)
+	/* Any key of the same format (an import, a profile variant) finds the same text. */
+	if (strcmp(key, l->key) == 0 || (same_format(key, ".properties") &&
+	    same_format(l->key, ".properties")) || ((same_format(key, ".yml") ||
+	    same_format(key, ".yaml")) && same_format(l->key, ".yml")))
 		return l->value;
 	return NULL;
 }
