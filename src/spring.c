@@ -235,6 +235,15 @@ sp_string(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A string member, or "" when absent: for messages. */
+static const char *
+sp_str(const cJSON *o, const char *key)
+{
+	const char *s = sp_string(o, key);
+
+	return s ? s : "";
+}
+
 /*
  * A property name in Spring Boot's uniform form: elements split at '.', only
  * letters and digits kept, lower case; [index] parts dropped. Returns 0, or
@@ -607,7 +616,8 @@ sp_parse_yaml(struct sp_ctx *c, const char *text, size_t len, struct sp_file *f)
 	while (c->result == PG_OK) {
 		if (!yaml_parser_load(&parser, &doc)) {
 			f->invalid = sp_printf(c, "invalid YAML: line %zu: %s",
-			    parser.problem_mark.line + 1, parser.problem ? parser.problem : "error");
+			    parser.problem_mark.line + 1,
+			    parser.problem ? parser.problem : "error");
 			break;
 		}
 		if ((root = yaml_document_get_root_node(&doc)) == NULL) {
@@ -777,7 +787,8 @@ sp_env_configmap(struct sp_ctx *c, const char *var, const char *map, const char 
 	c->out->from_configmap = 1;
 	if (c->maps == NULL || c->maps->value == NULL) {
 		if (must_exist)
-			sp_env_unknown(e, "ConfigMap %.40s key %.40s (not readable here)", map, key);
+			sp_env_unknown(e, "ConfigMap %.40s key %.40s (not readable here)", map,
+			    key);
 		return;
 	}
 	value = c->maps->value(c->maps->ctx, c->ns, map, key, &map_found);
@@ -840,8 +851,7 @@ sp_env_get(struct sp_ctx *c, const char *name, int limit, int depth, struct sp_e
 		if ((ref = sp_get(from, "configMapKeyRef")) != NULL) {
 			/* A missing optional key leaves the variable unset, as in Kubernetes. */
 			e->set = 0;
-			sp_env_configmap(c, name, sp_string(ref, "name") ? sp_string(ref, "name") : "",
-			    sp_string(ref, "key") ? sp_string(ref, "key") : "",
+			sp_env_configmap(c, name, sp_str(ref, "name"), sp_str(ref, "key"),
 			    cJSON_IsTrue(sp_get(ref, "optional")), 1, e);
 			if (!e->set)
 				e->label[0] = '\0';
@@ -863,15 +873,15 @@ sp_env_get(struct sp_ctx *c, const char *name, int limit, int depth, struct sp_e
 			continue;
 		if ((ref = sp_get(entry, "secretRef")) != NULL) {
 			/* poolguard never reads Secrets: whether this one sets it is unknown. */
-			sp_env_unknown(e, "Secret %.40s (envFrom, for %.50s)", sp_string(ref, "name") ?
-			    sp_string(ref, "name") : "", name);
+			sp_env_unknown(e, "Secret %.40s (envFrom, for %.50s)", sp_str(ref, "name"),
+			    name);
 			continue;
 		}
 		if ((ref = sp_get(entry, "configMapRef")) == NULL ||
 		    (map = sp_string(ref, "name")) == NULL)
 			continue;
-		sp_env_configmap(c, name, map, name + plen, cJSON_IsTrue(sp_get(ref, "optional")), 0,
-		    e);
+		sp_env_configmap(c, name, map, name + plen,
+		    cJSON_IsTrue(sp_get(ref, "optional")), 0, e);
 	}
 }
 
@@ -1388,15 +1398,15 @@ sp_lookup_path(struct sp_ctx *c, const char *path, struct sp_found *f)
 		cJSON_ArrayForEach(s, sp_get(source, "sources")) {
 			if ((cm = sp_get(s, "configMap")) != NULL &&
 			    (key = sp_source_key(cm, full)) != NULL) {
-				sp_configmap_file(c, sp_string(cm, "name") ? sp_string(cm, "name") : "",
-				    key, cJSON_IsTrue(sp_get(cm, "optional")), mp, f);
+				sp_configmap_file(c, sp_str(cm, "name"), key,
+				    cJSON_IsTrue(sp_get(cm, "optional")), mp, f);
 				if (f->where == SP_CONFIGMAP_KEY)
 					return;
 			} else if ((secret = sp_get(s, "secret")) != NULL &&
 			    sp_source_key(secret, full) != NULL && f->where == SP_IMAGE) {
 				f->where = SP_UNREADABLE;
-				snprintf(f->label, sizeof(f->label), "Secret %.40s mounted at %.60s",
-				    sp_string(secret, "name") ? sp_string(secret, "name") : "", mp);
+				snprintf(f->label, sizeof(f->label),
+				    "Secret %.40s mounted at %.60s", sp_str(secret, "name"), mp);
 			}
 		}
 		return;
@@ -1983,7 +1993,7 @@ sp_placeholders(struct sp_ctx *c, const char *s, int depth, int *unknown, char *
 		memcpy(name, start, (size_t)((colon ? colon : p) - start));
 		name[(colon ? colon : p) - start] = '\0';
 		p++;
-		/* SystemEnvironmentPropertySource: the name, with '_' for '.' and '-', upper case. */
+		/* SystemEnvironmentPropertySource: the name, '_' for '.' and '-', upper case. */
 		memset(&e, 0, sizeof(e));
 		sp_env_get(c, name, sp_env_count(c), 0, &e);
 		if (!e.set) {
@@ -2010,7 +2020,8 @@ sp_placeholders(struct sp_ctx *c, const char *s, int depth, int *unknown, char *
 				return s;
 		} else {
 			*unknown = 1;
-			snprintf(why, why_size, "placeholder ${%.60s}, not set in the pod spec", name);
+			snprintf(why, why_size, "placeholder ${%.60s}, not set in the pod spec",
+			    name);
 			return s;
 		}
 		if (n + strlen(value) + strlen(p) + 1 > cap) {
@@ -2212,7 +2223,7 @@ spring_container_pool(const cJSON *container, const cJSON *pod_spec, const char 
 	    !cJSON_IsArray(sp_get(container, "env")))
 		return pg_error_set(err, PG_ERR_INVALID, "container '%s': env must be a list",
 		    c.cname);
-	/* XXX: without workingDir the image's WORKDIR decides; "/" (Docker's default) is assumed. */
+	/* XXX: without workingDir the image's WORKDIR decides; Docker's default "/" is assumed. */
 	wd = sp_string(container, "workingDir");
 	snprintf(c.workdir, sizeof(c.workdir), "%s", wd && wd[0] == '/' ? wd : "/");
 	n = strlen(c.workdir);
@@ -2392,9 +2403,9 @@ spring_digest(const char *key, const char *text, char *out, size_t size, struct 
 	c.out = &unused;
 	c.err = err;
 	sp_parse(&c, text, format, &file);
-	if (c.result == PG_OK && sp_digest_fits(&file, out, size)) {
-		snprintf(out, size, "%s#!unknown longer than the digest limit\n", SPRING_DIGEST_MARK);
-	}
+	if (c.result == PG_OK && sp_digest_fits(&file, out, size))
+		snprintf(out, size, "%s#!unknown longer than the digest limit\n",
+		    SPRING_DIGEST_MARK);
 	sp_release(&c);
 	return c.result;
 }

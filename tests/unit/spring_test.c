@@ -172,7 +172,8 @@ static const struct row rows[] = {
 	    .source = "spring.application.json in args"},
 	{.name = "SPRING_APPLICATION_JSON invalid", .pod = "{containers: [{name: app, env: "
 	    "[{name: SPRING_APPLICATION_JSON, value: '{\"spring\": '}]}]}",
-	    .result = PG_ERR_INVALID, .err = "container 'app' SPRING_APPLICATION_JSON|invalid JSON"},
+	    .result = PG_ERR_INVALID,
+	    .err = "container 'app' SPRING_APPLICATION_JSON|invalid JSON"},
 
 	/* Precedence pairs of the environment-level sources. */
 	{.name = "args over SPRING_APPLICATION_JSON", .pod = "{containers: [{name: app, args: "
@@ -480,7 +481,8 @@ lookup_value(void *ctx, const char *namespace, const char *name, const char *key
 static int
 check_row(const struct row *r, int digest)
 {
-	static const char *const defaults[] = {ENV_POOL, "SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE"};
+	static const char *const defaults[] = {ENV_POOL,
+		"SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE"};
 	struct lookup l = {.row = r, .digest = digest};
 	struct spring_configmaps maps = {lookup_value, &l};
 	struct spring_pool out;
