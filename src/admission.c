@@ -196,6 +196,7 @@ admission_judge_object(const struct config *cfg, const struct inventory *inv,
 	}
 	subject->namespace = after.namespace;
 	subject->name = after.name;
+	snprintf(subject->pool_source, sizeof(subject->pool_source), "%s", after.pool_source);
 	c.role = budget_role_for(cfg, after.namespace, workload_label, after.labels);
 	if (after.pool_unknown && cfg->unknown_pool_deny && c.role >= 0) {
 		verdict_deny(v, "poolguard: %s %s/%s: %s (unknownPoolSize: deny)",

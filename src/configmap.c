@@ -79,13 +79,14 @@ configmap_collect(void *arg, const struct inventory_dependent *d)
 	struct workload w;
 	struct pg_error err;
 
-	if (e->failed || !workload_reads_configmap(d->containers, e->configmap))
+	if (e->failed || !workload_reads_configmap(d->pod_spec, e->configmap))
 		return;
 	memset(&w, 0, sizeof(w));
 	w.kind = d->kind;
 	w.namespace = d->namespace;
 	w.name = d->name;
-	w.containers = d->containers;
+	w.pod_spec = d->pod_spec;
+	w.containers = cJSON_GetObjectItemCaseSensitive(d->pod_spec, "containers");
 	if (workload_resolve_pool(&w, e->cfg, &e->resolver, &err) != PG_OK) {
 		e->failed = 1;
 		e->err = err;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "poolguard/inventory.h"
+#include "poolguard/spring.h"
 #include "poolguard/table.h"
 
 /* The longest ConfigMap value kept: pool sizes are short numbers. */
@@ -34,7 +35,8 @@ struct inventory_entry {
 	long pool_per_pod;
 	long hpa_max_replicas;	/* the autoscaler ceiling, 0: none */
 	int pool_unknown;	/* counted defaultPoolSize for a value it could not read */
-	cJSON *containers;	/* names, env and envFrom, kept when the pool depends on ConfigMaps */
+	cJSON *pod_spec;	/* containers (trimmed) and volumes, kept when the pool depends on
+				   ConfigMaps, to resolve it again when they change */
 
 	struct inventory_reservation *reservations;	/* INVENTORY_RESERVATIONS_MAX of room */
 	unsigned reservation_count;
@@ -123,7 +125,7 @@ inventory_entry_free(struct inventory_entry *e)
 {
 	free(e->namespace);
 	free(e->name);
-	cJSON_Delete(e->containers);
+	cJSON_Delete(e->pod_spec);
 	free(e->reservations);
 	free(e);
 }
@@ -333,7 +335,7 @@ inventory_drop_if_empty(struct inventory *inv, struct inventory_entry *e)
 		return;
 	slot = inventory_slot(inv, e->kind, e->namespace, e->name);
 	*slot = e->next;
-	if (e->containers)
+	if (e->pod_spec)
 		inv->dependents--;
 	inventory_entry_free(e);
 	inv->count--;
@@ -369,11 +371,12 @@ inventory_counted_pods(const struct inventory *inv, enum workload_kind kind,
 	return max > replicas ? max : replicas;
 }
 
-/* Copies the names, env and envFrom of one container into out. */
+/* Copies what Spring's sources and env resolution read of one container into out. */
 static int
 inventory_trim_one(const cJSON *container, cJSON *out)
 {
-	static const char *const keep[] = {"name", "env", "envFrom"};
+	static const char *const keep[] = {"name", "env", "envFrom", "args", "command",
+	    "workingDir", "volumeMounts"};
 	const cJSON *item;
 	cJSON *copy;
 	size_t i;
@@ -383,29 +386,32 @@ inventory_trim_one(const cJSON *container, cJSON *out)
 		return PG_ERR_NOMEM;
 	}
 	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		if ((item = cJSON_GetObjectItemCaseSensitive(container, keep[i])) != NULL)
-			cJSON_AddItemToObject(copy, keep[i], cJSON_Duplicate(item, 1));
+		if ((item = cJSON_GetObjectItemCaseSensitive(container, keep[i])) != NULL &&
+		    cJSON_AddItemToObject(copy, keep[i], cJSON_Duplicate(item, 1)) == 0)
+			return PG_ERR_NOMEM;
 	return PG_OK;
 }
 
 /*
- * The containers whose pools count (the app containers and the native
- * sidecars), cut to what re-resolving needs, in one list.
+ * What re-resolving a pool needs of a pod spec: the containers whose pools
+ * count (app containers, then native sidecars) in one list, and the volumes.
  */
 static cJSON *
-inventory_trim_containers(const struct workload *w)
+inventory_trim_pod_spec(const struct workload *w)
 {
-	const cJSON *container;
-	cJSON *out = cJSON_CreateArray();
+	const cJSON *container, *volumes = cJSON_GetObjectItemCaseSensitive(w->pod_spec, "volumes");
+	cJSON *out = cJSON_CreateObject(), *list;
 
-	if (out == NULL)
-		return NULL;
+	if (out == NULL || (list = cJSON_AddArrayToObject(out, "containers")) == NULL)
+		goto fail;
 	cJSON_ArrayForEach(container, w->containers)
-		if (inventory_trim_one(container, out))
+		if (inventory_trim_one(container, list))
 			goto fail;
 	cJSON_ArrayForEach(container, w->init_containers)
-		if (workload_is_sidecar(container) && inventory_trim_one(container, out))
+		if (workload_is_sidecar(container) && inventory_trim_one(container, list))
 			goto fail;
+	if (volumes && !cJSON_AddItemToObject(out, "volumes", cJSON_Duplicate(volumes, 1)))
+		goto fail;
 	return out;
 fail:
 	cJSON_Delete(out);
@@ -428,13 +434,13 @@ inventory_put_workload(struct inventory *inv, const struct workload *w, int role
 	e->pool_per_pod = w->pool_per_pod;
 	e->pool_unknown = w->pool_unknown;
 	e->hpa_max_replicas = inventory_hpa_max(inv, w->kind, w->namespace, w->name);
-	if (e->containers) {
-		cJSON_Delete(e->containers);
-		e->containers = NULL;
+	if (e->pod_spec) {
+		cJSON_Delete(e->pod_spec);
+		e->pod_spec = NULL;
 		inv->dependents--;
 	}
-	if (w->uses_configmaps && (w->containers || w->init_containers)) {
-		if ((e->containers = inventory_trim_containers(w)) == NULL)
+	if (w->uses_configmaps && w->pod_spec) {
+		if ((e->pod_spec = inventory_trim_pod_spec(w)) == NULL)
 			result = PG_ERR_NOMEM;	/* counted all the same, not re-resolved */
 		else
 			inv->dependents++;
@@ -617,7 +623,7 @@ inventory_foreach_dependent(const struct inventory *inv, const char *namespace,
 		return;
 	for (i = 0; i < inv->bucket_count; i++)
 		for (e = inv->buckets[i]; e; e = e->next) {
-			if (e->containers == NULL || !e->present || strcmp(e->namespace, namespace) != 0)
+			if (e->pod_spec == NULL || !e->present || strcmp(e->namespace, namespace) != 0)
 				continue;
 			d.kind = e->kind;
 			d.namespace = e->namespace;
@@ -626,7 +632,7 @@ inventory_foreach_dependent(const struct inventory *inv, const char *namespace,
 			d.pods = inventory_entry_pods(e);
 			d.pool_per_pod = e->pool_per_pod;
 			d.held = inventory_held(inv, e->kind, e->namespace, e->name, e->role);
-			d.containers = e->containers;
+			d.pod_spec = e->pod_spec;
 			fn(arg, &d);
 		}
 }
@@ -661,13 +667,14 @@ inventory_reresolve(struct inventory *inv, const char *namespace)
 		return;
 	for (i = 0; i < inv->bucket_count; i++)
 		for (e = inv->buckets[i]; e; e = e->next) {
-			if (e->containers == NULL || strcmp(e->namespace, namespace) != 0)
+			if (e->pod_spec == NULL || strcmp(e->namespace, namespace) != 0)
 				continue;
 			memset(&w, 0, sizeof(w));
 			w.kind = e->kind;
 			w.namespace = e->namespace;
 			w.name = e->name;
-			w.containers = e->containers;
+			w.pod_spec = e->pod_spec;
+			w.containers = cJSON_GetObjectItemCaseSensitive(e->pod_spec, "containers");
 			if (workload_resolve_pool(&w, inv->cfg, &resolver, &err) != PG_OK) {
 				w.pool_per_pod = inv->cfg->default_pool_size;
 				w.pool_unknown = 1;
@@ -681,15 +688,21 @@ inventory_reresolve(struct inventory *inv, const char *namespace)
 /*
  * What is kept of a ConfigMap value, at most INVENTORY_CONFIGMAP_VALUE_MAX
  * characters: pool sizes are short numbers, but a long value must not look
- * absent. Leading zeros are dropped from a long run of digits (Spring reads
+ * absent. A long value Spring may read as a config file or JSON is kept as
+ * its spring_digest() (at most SPRING_DIGEST_MAX). Leading zeros are dropped from a long run of digits (Spring reads
  * "0...050" as 50); any other long value is cut and marked, so it fails as a
  * pool size just as the whole value would.
  */
 static void
-inventory_configmap_keep(const char *value, char *out, size_t size)
+inventory_configmap_keep(const char *key, const char *value, char *out, size_t size)
 {
 	size_t len = strlen(value), digits = strspn(value, "0123456789");
+	struct pg_error err;
 
+	/* A file Spring may read as its configuration: what matters of it, in a digest. */
+	if (len > INVENTORY_CONFIGMAP_VALUE_MAX && spring_digest(key, value, out, size, &err) ==
+	    PG_OK && out[0] != '\0')
+		return;
 	if (len <= INVENTORY_CONFIGMAP_VALUE_MAX) {
 		snprintf(out, size, "%s", value);
 		return;
@@ -714,14 +727,14 @@ inventory_put_configmap(struct inventory *inv, const char *namespace, const char
 	const cJSON *item;
 	cJSON *kept = cJSON_CreateObject();
 	void *old;
-	char key[600], value[INVENTORY_CONFIGMAP_VALUE_MAX + 8];
+	char key[600], value[SPRING_DIGEST_MAX];
 
 	if (kept == NULL)
 		return PG_ERR_NOMEM;
 	cJSON_ArrayForEach(item, data) {
 		if (!cJSON_IsString(item))
 			continue;
-		inventory_configmap_keep(item->valuestring, value, sizeof(value));
+		inventory_configmap_keep(item->string, item->valuestring, value, sizeof(value));
 		if (cJSON_AddStringToObject(kept, item->string, value) == NULL) {
 			cJSON_Delete(kept);
 			return PG_ERR_NOMEM;

@@ -787,7 +787,7 @@ sp_env_configmap(struct sp_ctx *c, const char *var, const char *map, const char 
 	c->out->from_configmap = 1;
 	if (c->maps == NULL || c->maps->value == NULL) {
 		if (must_exist)
-			sp_env_unknown(e, "ConfigMap %.40s key %.40s (not readable here)", map,
+			sp_env_unknown(e, "ConfigMap '%.40s' key '%.40s', not readable here", map,
 			    key);
 		return;
 	}
@@ -799,9 +799,9 @@ sp_env_configmap(struct sp_ctx *c, const char *var, const char *map, const char 
 		snprintf(e->label, sizeof(e->label), "env %.50s (ConfigMap %.30s key %.30s)", var,
 		    map, key);
 	} else if (!map_found && !optional)
-		sp_env_unknown(e, "ConfigMap %.40s (missing%.0s)", map, key);
+		sp_env_unknown(e, "ConfigMap '%.40s' (missing%.0s)", map, key);
 	else if (must_exist && !optional)
-		sp_env_unknown(e, "ConfigMap %.40s has no key %.40s", map, key);
+		sp_env_unknown(e, "ConfigMap '%.40s' has no key '%.40s'", map, key);
 }
 
 /*
@@ -858,7 +858,7 @@ sp_env_get(struct sp_ctx *c, const char *name, int limit, int depth, struct sp_e
 			return;
 		}
 		if ((ref = sp_get(from, "secretKeyRef")) != NULL)
-			sp_env_unknown(e, "Secret %.40s key %.40s", sp_string(ref, "name") ?
+			sp_env_unknown(e, "Secret '%.40s' key '%.40s'", sp_string(ref, "name") ?
 			    sp_string(ref, "name") : "", sp_string(ref, "key") ?
 			    sp_string(ref, "key") : "");
 		else
@@ -873,7 +873,7 @@ sp_env_get(struct sp_ctx *c, const char *name, int limit, int depth, struct sp_e
 			continue;
 		if ((ref = sp_get(entry, "secretRef")) != NULL) {
 			/* poolguard never reads Secrets: whether this one sets it is unknown. */
-			sp_env_unknown(e, "Secret %.40s (envFrom, for %.50s)", sp_str(ref, "name"),
+			sp_env_unknown(e, "Secret '%.40s' in envFrom (for %.50s)", sp_str(ref, "name"),
 			    name);
 			continue;
 		}
@@ -1329,18 +1329,18 @@ sp_configmap_file(struct sp_ctx *c, const char *map, const char *key, int option
 	c->out->from_configmap = 1;
 	if (c->maps == NULL || c->maps->value == NULL) {
 		f->where = SP_UNREADABLE;
-		snprintf(f->label, sizeof(f->label), "ConfigMap %.40s (not readable here)", map);
+		snprintf(f->label, sizeof(f->label), "ConfigMap '%.40s', not readable here", map);
 		return;
 	}
 	text = c->maps->value(c->maps->ctx, c->ns, map, key, &map_found);
 	if (text != NULL) {
 		f->where = SP_CONFIGMAP_KEY;
 		f->text = text;
-		snprintf(f->label, sizeof(f->label), "ConfigMap %.30s key %.40s (mounted at %.40s)",
+		snprintf(f->label, sizeof(f->label), "ConfigMap '%.30s' key %.40s (mounted at %.40s)",
 		    map, key, mount);
 	} else if (!map_found && !optional) {
 		f->where = SP_UNREADABLE;
-		snprintf(f->label, sizeof(f->label), "ConfigMap %.40s mounted at %.60s (missing)",
+		snprintf(f->label, sizeof(f->label), "ConfigMap '%.40s' mounted at %.60s (missing)",
 		    map, mount);
 	}
 }
@@ -1406,14 +1406,14 @@ sp_lookup_path(struct sp_ctx *c, const char *path, struct sp_found *f)
 			    sp_source_key(secret, full) != NULL && f->where == SP_IMAGE) {
 				f->where = SP_UNREADABLE;
 				snprintf(f->label, sizeof(f->label),
-				    "Secret %.40s mounted at %.60s", sp_str(secret, "name"), mp);
+				    "Secret '%.40s' mounted at %.60s", sp_str(secret, "name"), mp);
 			}
 		}
 		return;
 	}
 	f->where = SP_UNREADABLE;
 	if ((source = sp_get(volume, "secret")) != NULL)
-		snprintf(f->label, sizeof(f->label), "Secret %.40s mounted at %.60s",
+		snprintf(f->label, sizeof(f->label), "Secret '%.40s' mounted at %.60s",
 		    sp_string(source, "secretName") ? sp_string(source, "secretName") : "", mp);
 	else
 		snprintf(f->label, sizeof(f->label), "volume %.40s mounted at %.60s",
@@ -2260,6 +2260,7 @@ spring_container_pool(const cJSON *container, const cJSON *pod_spec, const char 
 	name = d->plabel[SP_POOL] ? d->plabel[SP_POOL] : d->label;
 	snprintf(out->source, sizeof(out->source), "%s", name ? name : "?");
 	out->found = 1;
+	out->from_env = d->label != NULL && strcmp(d->label, "env") == 0;
 	if (d->unknown & (1u << SP_POOL)) {
 		out->unknown = 1;
 		goto out;

@@ -67,6 +67,8 @@ webhook_log_decision(const struct snapshot *snap, const struct review_request *r
 		cJSON_AddStringToObject(f, "kind", workload_kind_name(subject->kind));
 		cJSON_AddNumberToObject(f, "connectionsBefore", (double)v->connections_before);
 		cJSON_AddNumberToObject(f, "connectionsAfter", (double)v->connections_after);
+		if (subject->pool_source[0])
+			cJSON_AddStringToObject(f, "poolSource", subject->pool_source);
 	}
 	if (v->role >= 0) {
 		cJSON_AddStringToObject(f, "role", snapshot_config(snap)->roles[v->role].name);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "poolguard/spring.h"
 #include "poolguard/workload.h"
 
 static const cJSON *
@@ -262,7 +263,29 @@ workload_find_source(const cJSON *container, const char *name, const char *names
 }
 
 /*
- * The pool one container opens: the first configured variable it sets wins.
+ * 1 when the deciding source is an environment variable (also when its value
+ * is bad), or nothing decides: the env weighing below gives the number and
+ * the messages.
+ */
+static int
+workload_spring_env(const struct spring_pool *sp, int result)
+{
+	if (sp->from_env)
+		return 1;
+	return !sp->found && result == PG_OK;
+}
+
+/* Records the first source that gave a container's pool, for logs and `check -o json`. */
+static void
+workload_note_source(struct workload *w, const char *source)
+{
+	if (w->pool_source[0] == '\0')
+		snprintf(w->pool_source, sizeof(w->pool_source), "%s", source);
+}
+
+/*
+ * The pool one container opens, weighed by Spring Boot's property sources;
+ * of the environment variables, the first configured one it sets wins.
  * *found is 0 when it sets none.
  */
 static int
@@ -271,10 +294,45 @@ workload_container_pool(const cJSON *container, const struct config *cfg, struct
 {
 	const char *cname = workload_string(container, "name");
 	const cJSON *env = workload_get(container, "env");
+	struct spring_configmaps maps;
 	struct workload_source src;
+	struct spring_pool sp;
+	char what[SPRING_SOURCE_MAX];
 	size_t i;
+	int result;
 
 	*found = 0;
+	/*
+	 * Spring Boot's property sources decide; environment variables keep
+	 * the weighing below (and its messages), which is the same for them.
+	 */
+	if (resolver) {
+		maps.value = resolver->configmap_value;
+		maps.ctx = resolver->ctx;
+	}
+	result = spring_container_pool(container, w->pod_spec, w->namespace,
+	    (const char *const *)cfg->pool_size_variables, cfg->pool_size_variable_count,
+	    resolver ? &maps : NULL, &sp, err);
+	w->uses_configmaps |= sp.from_configmap;
+	if (result == PG_ERR_NOMEM)
+		return result;
+	if (!workload_spring_env(&sp, result)) {
+		if (result)
+			return result;
+		if (!sp.found)
+			return PG_OK;
+		*found = 1;
+		workload_note_source(w, sp.source);
+		if (sp.unknown) {
+			*pool = cfg->default_pool_size;
+			w->pool_unknown = 1;
+			snprintf(w->note, sizeof(w->note), "pool size counted as defaultPoolSize %ld: "
+			    "container '%.32s' takes it from %s", cfg->default_pool_size,
+			    cname ? cname : "?", sp.source);
+		} else
+			*pool = sp.pool;
+		return PG_OK;
+	}
 	if (env != NULL && !cJSON_IsNull(env) && !cJSON_IsArray(env))
 		return pg_error_set(err, PG_ERR_INVALID, "container '%s': env must be a list",
 		    cname ? cname : "?");
@@ -285,6 +343,10 @@ workload_container_pool(const cJSON *container, const struct config *cfg, struct
 		if (!src.found)
 			continue;
 		*found = 1;
+		if (src.unknown || !workload_pool_value(src.value, pool)) {
+			snprintf(what, sizeof(what), "env %s", cfg->pool_size_variables[i]);
+			workload_note_source(w, what);
+		}
 		if (src.unknown) {
 			*pool = cfg->default_pool_size;
 			w->pool_unknown = 1;
@@ -304,12 +366,12 @@ workload_container_pool(const cJSON *container, const struct config *cfg, struct
 }
 
 int
-workload_reads_configmap(const cJSON *containers, const char *name)
+workload_reads_configmap(const cJSON *pod_spec, const char *name)
 {
-	const cJSON *container, *entry, *ref;
+	const cJSON *container, *entry, *ref, *source;
 	const char *map;
 
-	cJSON_ArrayForEach(container, containers) {
+	cJSON_ArrayForEach(container, workload_get(pod_spec, "containers")) {
 		cJSON_ArrayForEach(entry, workload_get(container, "env")) {
 			ref = workload_get(workload_get(entry, "valueFrom"), "configMapKeyRef");
 			if ((map = workload_string(ref, "name")) != NULL && strcmp(map, name) == 0)
@@ -317,6 +379,17 @@ workload_reads_configmap(const cJSON *containers, const char *name)
 		}
 		cJSON_ArrayForEach(entry, workload_get(container, "envFrom")) {
 			ref = workload_get(entry, "configMapRef");
+			if ((map = workload_string(ref, "name")) != NULL && strcmp(map, name) == 0)
+				return 1;
+		}
+	}
+	cJSON_ArrayForEach(entry, workload_get(pod_spec, "volumes")) {
+		ref = workload_get(entry, "configMap");
+		if ((map = workload_string(ref, "name")) != NULL && strcmp(map, name) == 0)
+			return 1;
+		cJSON_ArrayForEach(source, workload_get(workload_get(entry, "projected"),
+		    "sources")) {
+			ref = workload_get(source, "configMap");
 			if ((map = workload_string(ref, "name")) != NULL && strcmp(map, name) == 0)
 				return 1;
 		}
@@ -351,6 +424,7 @@ workload_resolve_pool(struct workload *w, const struct config *cfg,
 	w->pool_unknown = 0;
 	w->uses_configmaps = 0;
 	w->note[0] = '\0';
+	w->pool_source[0] = '\0';
 	lists[0] = w->containers;
 	lists[1] = w->init_containers;
 	for (list = 0; list < 2; list++)
@@ -415,6 +489,7 @@ workload_from_object(const cJSON *object, const struct config *cfg,
 		return pg_error_set(err, PG_ERR_INVALID, "%s: spec.template.spec.containers must be "
 		    "a list", what);
 	out->containers = containers;
+	out->pod_spec = pod_spec;
 	containers = workload_get(pod_spec, "initContainers");
 	if (containers != NULL && !cJSON_IsNull(containers) && !cJSON_IsArray(containers))
 		return pg_error_set(err, PG_ERR_INVALID, "%s: spec.template.spec.initContainers "

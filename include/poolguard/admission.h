@@ -38,6 +38,7 @@ struct admission_subject {
 	enum workload_kind kind;	/* the workload judged, WORKLOAD_NONE when ignored */
 	const char *namespace;
 	const char *name;
+	char pool_source[128];		/* which Spring source gave the pool, "" for the default */
 	struct admission_reservation reserve[ADMISSION_RESERVE_MAX];
 	size_t reserve_count;		/* 0: nothing to hold */
 };

@@ -126,7 +126,8 @@ struct inventory_dependent {
 	long pods;
 	long pool_per_pod;
 	long held;			/* what the sums hold for it in its role */
-	const cJSON *containers;	/* the containers and sidecars that count */
+	const cJSON *pod_spec;		/* containers and sidecars that count, in one list, and
+					   the volumes */
 };
 
 /* Calls fn for every workload in namespace whose pool depends on ConfigMaps. */

@@ -51,6 +51,7 @@ struct spring_pool {
 	long pool;		/* its value when found and known, else 0 */
 	int unknown;		/* the deciding source cannot be read: found is 1, pool 0 */
 	int from_configmap;	/* a ConfigMap was consulted: re-resolve when ConfigMaps change */
+	int from_env;		/* the deciding source is an environment variable (or hides one) */
 	/*
 	 * Which source gave the number or hides it: "args", "SPRING_APPLICATION_JSON",
 	 * "JAVA_TOOL_OPTIONS", "env SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE",

@@ -74,6 +74,8 @@ struct workload {
 	int uses_configmaps;	/* a pool value came from, or depends on, a ConfigMap */
 	const cJSON *containers;	/* spec.template.spec.containers, for re-resolving */
 	const cJSON *init_containers;	/* spec.template.spec.initContainers: the sidecars count */
+	const cJSON *pod_spec;		/* spec.template.spec: volumes, for mounted config files */
+	char pool_source[128];		/* the source that gave the first container's pool, or "" */
 	char note[WORKLOAD_NOTE_MAX];	/* a warning worth passing on, or "" */
 };
 
@@ -110,8 +112,11 @@ int workload_from_object(const cJSON *object, const struct config *cfg,
     const char *default_namespace, const struct workload_resolver *resolver,
     struct workload *out, struct pg_error *err);
 
-/* 1 when a container of containers takes env from ConfigMap name (configMapKeyRef, envFrom). */
-int workload_reads_configmap(const cJSON *containers, const char *name);
+/*
+ * 1 when a pod spec reads ConfigMap name: a container's env (configMapKeyRef,
+ * envFrom) or a volume (configMap, projected).
+ */
+int workload_reads_configmap(const cJSON *pod_spec, const char *name);
 
 /* 1 for an init container with restartPolicy Always: a native sidecar, counted like a container. */
 int workload_is_sidecar(const cJSON *container);

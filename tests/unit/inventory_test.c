@@ -116,9 +116,12 @@ test_configmap_references(void **state)
 	    "              configMapRef: {name: spring}\n";
 	static const char pool_map[] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: pool}\n"
 	    "data: {size: \"12\"}\n";
+	/* Two ConfigMaps: "other" without the key (a missing one could set anything). */
 	static const char spring_map[] = "apiVersion: v1\nkind: ConfigMap\n"
 	    "metadata: {name: spring, namespace: shop}\n"
-	    "data: {DATASOURCE_HIKARI_MAXIMUMPOOLSIZE: \"7\", unrelated: \"x\"}\n";
+	    "data: {DATASOURCE_HIKARI_MAXIMUMPOOLSIZE: \"7\", unrelated: \"x\"}\n---\n"
+	    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: shop}\n"
+	    "data: {unrelated: \"y\"}\n";
 	struct config *cfg = test_config(budget_text);
 	struct inventory *inv = inventory_new(cfg);
 	const long *usage = inventory_role_usage(inv);

@@ -72,7 +72,7 @@ static const struct row rows[] = {
 	{.name = "env from a ConfigMap key", .pod = "{containers: [{name: app, env: [{name: "
 	    ENV_POOL ", valueFrom: {configMapKeyRef: {name: pools, key: size}}}]}]}",
 	    .maps = {{"pools", "size", "19"}}, .found = 1, .pool = 19, .from_configmap = 1,
-	    .source = "ConfigMap pools key size"},
+	    .source = "(ConfigMap pools key size)"},
 	{.name = "env from a missing optional ConfigMap key is unset", .pod = "{containers: [{name:"
 	    " app, env: [{name: " ENV_POOL ", valueFrom: {configMapKeyRef: {name: pools, key: "
 	    "size, optional: true}}}, {name: SPRING_APPLICATION_JSON, valueFrom: {configMapKeyRef:"
@@ -88,13 +88,13 @@ static const struct row rows[] = {
 	    .maps = {{"envs", ENV_POOL, "3"}}, .found = 1, .pool = 17, .from_configmap = 1},
 	{.name = "env from a Secret is unknown", .pod = "{containers: [{name: app, env: [{name: "
 	    ENV_POOL ", valueFrom: {secretKeyRef: {name: db, key: pool}}}]}]}", .found = 1,
-	    .unknown = 1, .source = "Secret db key pool"},
+	    .unknown = 1, .source = "Secret 'db' key 'pool'"},
 	{.name = "envFrom a Secret is unknown", .pod = "{containers: [{name: app, envFrom: "
 	    "[{secretRef: {name: db-env}}]}]}", .found = 1, .unknown = 1,
-	    .source = "Secret db-env (envFrom"},
+	    .source = "Secret 'db-env' in envFrom"},
 	{.name = "env missing ConfigMap is unknown", .pod = "{containers: [{name: app, env: "
 	    "[{name: " ENV_POOL ", valueFrom: {configMapKeyRef: {name: gone, key: k}}}]}]}",
-	    .found = 1, .unknown = 1, .from_configmap = 1, .source = "ConfigMap gone (missing"},
+	    .found = 1, .unknown = 1, .from_configmap = 1, .source = "ConfigMap 'gone' (missing"},
 	{.name = "env $(VAR) of an earlier variable", .pod = "{containers: [{name: app, env: ["
 	    "{name: N, value: '16'}, {name: " ENV_POOL ", value: '$(N)'}]}]}", .found = 1,
 	    .pool = 16},
@@ -108,7 +108,7 @@ static const struct row rows[] = {
 	    "=$(POOL_SIZE)'], env: [{name: POOL_SIZE, value: '33'}]}]}", .found = 1, .pool = 33},
 	{.name = "args $(VAR) from a Secret", .pod = "{containers: [{name: app, args: ['--" POOL
 	    "=$(P)'], env: [{name: P, valueFrom: {secretKeyRef: {name: s, key: p}}}]}]}",
-	    .found = 1, .unknown = 1, .source = "Secret s key p"},
+	    .found = 1, .unknown = 1, .source = "Secret 's' key 'p'"},
 	{.name = "args $$(VAR) is literal", .pod = "{containers: [{name: app, args: ['--" POOL
 	    "=$$(P)'], env: [{name: P, value: '5'}]}]}", .result = PG_ERR_INVALID,
 	    .err = "container 'app' args|'$(P)'"},
@@ -149,7 +149,7 @@ static const struct row rows[] = {
 	    "'-D" POOL "=34'}]}]}", .found = 1, .pool = 34, .source = "_JAVA_OPTIONS"},
 	{.name = "JAVA_TOOL_OPTIONS from a Secret", .pod = "{containers: [{name: app, env: "
 	    "[{name: JAVA_TOOL_OPTIONS, valueFrom: {secretKeyRef: {name: jvm, key: opts}}}]}]}",
-	    .found = 1, .unknown = 1, .source = "Secret jvm key opts"},
+	    .found = 1, .unknown = 1, .source = "Secret 'jvm' key 'opts'"},
 
 	/* SPRING_APPLICATION_JSON. */
 	{.name = "SPRING_APPLICATION_JSON nested", .pod = "{containers: [{name: app, env: "
@@ -196,7 +196,7 @@ static const struct row rows[] = {
 	{.name = "an unknown source above decides: unknown", .pod = "{containers: [{name: app, "
 	    "env: [{name: " ENV_POOL ", value: '20'}, {name: SPRING_APPLICATION_JSON, valueFrom: "
 	    "{secretKeyRef: {name: j, key: j}}}]}]}", .found = 1, .unknown = 1,
-	    .source = "Secret j key j"},
+	    .source = "Secret 'j' key 'j'"},
 	{.name = "a known source above an unknown one decides", .pod = "{containers: [{name: app,"
 	    " args: ['--" POOL "=45'], env: [{name: SPRING_APPLICATION_JSON, valueFrom: "
 	    "{secretKeyRef: {name: j, key: j}}}]}]}", .found = 1, .pool = 45},
@@ -205,7 +205,7 @@ static const struct row rows[] = {
 	{.name = "application.yml at /config", .pod = "{containers: [{name: app, "
 	    MOUNT("/config") "}], " VOLUME "}", .maps = {{"app-config", "application.yml",
 	    YML_POOL(40)}}, .found = 1, .pool = 40, .from_configmap = 1,
-	    .source = "ConfigMap app-config key application.yml (mounted at /config)"},
+	    .source = "ConfigMap 'app-config' key application.yml (mounted at /config)"},
 	{.name = "application.yaml dotted key", .pod = "{containers: [{name: app, "
 	    MOUNT("/config/") "}], " VOLUME "}", .maps = {{"app-config", "application.yaml",
 	    POOL ": 46\n"}}, .found = 1, .pool = 46, .from_configmap = 1},
@@ -252,13 +252,13 @@ static const struct row rows[] = {
 	    "[{name: b, mountPath: /config/b}, {name: a, mountPath: /config/a}]}], volumes: "
 	    "[{name: a, configMap: {name: ma}}, {name: b, configMap: {name: mb}}]}",
 	    .maps = {{"ma", "application.yml", YML_POOL(4)}, {"mb", "application.yml",
-	    YML_POOL(54)}}, .found = 1, .pool = 54, .from_configmap = 1, .source = "ConfigMap mb"},
+	    YML_POOL(54)}}, .found = 1, .pool = 54, .from_configmap = 1, .source = "ConfigMap 'mb'"},
 	{.name = "a Secret at /config is unknown", .pod = "{containers: [{name: app, "
 	    MOUNT("/config") "}], volumes: [{name: cfg, secret: {secretName: app-secret}}]}",
-	    .found = 1, .unknown = 1, .source = "Secret app-secret mounted at /config"},
+	    .found = 1, .unknown = 1, .source = "Secret 'app-secret' mounted at /config"},
 	{.name = "a missing ConfigMap at /config is unknown", .pod = "{containers: [{name: app, "
 	    MOUNT("/config") "}], " VOLUME "}", .found = 1, .unknown = 1, .from_configmap = 1,
-	    .source = "ConfigMap app-config mounted at /config (missing)"},
+	    .source = "ConfigMap 'app-config' mounted at /config (missing)"},
 	{.name = "a missing optional ConfigMap is nothing", .pod = "{containers: [{name: app, "
 	    MOUNT("/config") "}], volumes: [{name: cfg, configMap: {name: app-config, optional: "
 	    "true}}]}", .from_configmap = 1},
@@ -304,7 +304,7 @@ static const struct row rows[] = {
 	    "[{name: SPRING_PROFILES_ACTIVE, valueFrom: {secretKeyRef: {name: p, key: p}}}], "
 	    MOUNT("/config") "}], " VOLUME "}", .maps = {{"app-config", "application.yml",
 	    YML_POOL(8)}}, .found = 1, .unknown = 1, .from_configmap = 1,
-	    .source = "profiles from Secret p key p"},
+	    .source = "profiles from Secret 'p' key 'p'"},
 	{.name = "profiles from a Secret under args: known", .pod = "{containers: [{name: app, "
 	    "args: ['--" POOL "=67'], env: [{name: SPRING_PROFILES_ACTIVE, valueFrom: "
 	    "{secretKeyRef: {name: p, key: p}}}]}]}", .found = 1, .pool = 67},
@@ -357,7 +357,7 @@ static const struct row rows[] = {
 	    "configMap: {name: app-config}}, {name: etc, configMap: {name: etc}}]}",
 	    .maps = {{"app-config", "application.yml", YML_POOL(80)}, {"etc", "application.yml",
 	    YML_POOL(81)}}, .found = 1, .pool = 81, .from_configmap = 1,
-	    .source = "ConfigMap etc key application.yml (mounted at /etc/app)"},
+	    .source = "ConfigMap 'etc' key application.yml (mounted at /etc/app)"},
 	{.name = "additional-location overrides the defaults", .pod = "{containers: [{name: app,"
 	    " env: [{name: SPRING_CONFIG_ADDITIONAL_LOCATION, value: 'file:/etc/app/'}], "
 	    "volumeMounts: [{name: cfg, mountPath: /config}, {name: etc, mountPath: /etc/app}]}],"
@@ -390,7 +390,7 @@ static const struct row rows[] = {
 	    "db}}]}", .maps = {{"app-config", "application.yml", YML_POOL(19)
 	    "  config:\n    import: optional:file:/etc/db/db.properties\n"}, {"db",
 	    "db.properties", POOL "=86\n"}}, .found = 1, .pool = 86, .from_configmap = 1,
-	    .source = "ConfigMap db key db.properties"},
+	    .source = "ConfigMap 'db' key db.properties"},
 	{.name = "import from env, a YAML list in a file", .pod = "{containers: [{name: app, env: "
 	    "[{name: SPRING_CONFIG_IMPORT, value: 'configtree:/etc/tree/'}], volumeMounts: "
 	    "[{name: t, mountPath: /etc/tree}]}], volumes: [{name: t, configMap: {name: tree}}]}",
@@ -401,7 +401,7 @@ static const struct row rows[] = {
 	    "{secretKeyRef: {name: l, key: l}}}, {name: SPRING_PROFILES_ACTIVE, value: prod}], "
 	    MOUNT("/config") "}], " VOLUME "}",
 	    .maps = {{"app-config", "application.yml", YML_POOL(20)}}, .found = 1, .unknown = 1,
-	    .from_configmap = 1, .source = "Secret l key l"},
+	    .from_configmap = 1, .source = "Secret 'l' key 'l'"},
 	{.name = "a location from a Secret under env: known", .pod = "{containers: [{name: app, "
 	    "env: [{name: " ENV_POOL ", value: '91'}, {name: SPRING_CONFIG_LOCATION, valueFrom: "
 	    "{secretKeyRef: {name: l, key: l}}}]}]}", .found = 1, .pool = 91},
@@ -420,7 +420,7 @@ static const struct row rows[] = {
 	    .source = "placeholder ${DB_POOL}"},
 	{.name = "placeholder from a Secret: unknown", .pod = "{containers: [{name: app, env: "
 	    "[{name: DB_POOL, valueFrom: {secretKeyRef: {name: s, key: k}}}], args: ['--" POOL
-	    "=${DB_POOL:5}']}]}", .found = 1, .unknown = 1, .source = "Secret s key k"},
+	    "=${DB_POOL:5}']}]}", .found = 1, .unknown = 1, .source = "Secret 's' key 'k'"},
 
 	/* poolSizeVariables that relaxed binding does not know: the lowest source. */
 	{.name = "a custom pool variable", .pod = "{containers: [{name: app, env: [{name: "
@@ -441,11 +441,11 @@ static const struct row rows[] = {
 	    .err = "JAVA_TOOL_OPTIONS|'100001'"},
 	{.name = "a fraction in a file", .pod = "{containers: [{name: app, " MOUNT("/config")
 	    "}], " VOLUME "}", .maps = {{"app-config", "application.yml", POOL ": 25.5\n"}},
-	    .result = PG_ERR_INVALID, .err = "ConfigMap app-config key application.yml|'25.5'"},
+	    .result = PG_ERR_INVALID, .err = "ConfigMap 'app-config' key application.yml|'25.5'"},
 	{.name = "invalid YAML in a file Spring loads", .pod = "{containers: [{name: app, "
 	    MOUNT("/config") "}], " VOLUME "}", .maps = {{"app-config", "application.yml",
 	    "spring: [\n"}}, .result = PG_ERR_INVALID,
-	    .err = "container 'app' ConfigMap app-config key application.yml|invalid YAML"},
+	    .err = "container 'app' ConfigMap 'app-config' key application.yml|invalid YAML"},
 	{.name = "invalid YAML in a file Spring does not load", .pod = "{containers: [{name: app,"
 	    " " MOUNT("/config") "}], " VOLUME "}", .maps = {{"app-config", "application-x.yml",
 	    "spring: [\n"}}, .from_configmap = 1},

@@ -368,7 +368,8 @@ test_env_from_secret_unknown(void **state)
 	(void)state;
 	fixture_init(&f, cfg, inventory_new(cfg), 0);
 	expect(&f, strdup(update), "\"allowed\":false",
-	    "takes it from Secret 'db-pool' in envFrom (unknownPoolSize: deny)");
+	    "takes it from Secret 'db-pool' in envFrom (for SPRING_APPLICATION_JSON) "
+	    "(unknownPoolSize: deny)");
 	cfg = test_config(budget_text);
 	snapshot_holder_swap(&f.holder, snapshot_new(cfg, inventory_new(cfg)));
 	expect(&f, strdup(update), "\"allowed\":true", "pool size counted as defaultPoolSize 10: "
