@@ -441,6 +441,86 @@ test_check_bad_input(void **state)
 	free(err);
 }
 
+/*
+ * Regression (BUG-4 of the 2026-12-03 robustness report): `check` counted
+ * files that kubectl applies differently as "within budget", exit 0. The
+ * report's inputs, each 1000 connections of 200 as kubectl applies them:
+ * merge keys in spec and in env, !!binary apiVersion and env name, kind
+ * DeploymentList. JSON with a key given twice (kubectl keeps the last, cJSON
+ * the first) is refused, as a YAML key given twice is.
+ */
+static void
+test_check_kubectl_decoding(void **state)
+{
+	static const char head[] = "apiVersion: apps/v1\nkind: Deployment\n"
+	    "metadata: {name: api, namespace: synergyflow, labels: "
+	    "{app.kubernetes.io/part-of: synergyflow}}\n";
+	static const char pool20[] = "        - {name: api, image: x, env: [{name: "
+	    "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE, value: \"20\"}]}\n";
+	static const struct {
+		const char *name;
+		const char *before;	/* before head; NULL: no head */
+		const char *body;
+		const char *row;
+	} rows[] = {
+		{"merge key in spec", "", "spec:\n  <<: {replicas: 50}\n  selector: {matchLabels: "
+		    "{app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n"
+		    "      containers:\n%s", "synergyflow/api        50        20         1000"},
+		{"merge key in env", "", "spec:\n  replicas: 10\n  template:\n    spec:\n"
+		    "      containers:\n        - {name: api, image: x, env: [<<: {name: "
+		    "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE, value: \"100\"}]}\n",
+		    "synergyflow/api        10       100         1000"},
+		{"!!binary apiVersion", NULL, "apiVersion: !!binary YXBwcy92MQ==\nkind: Deployment\n"
+		    "metadata: {name: api, namespace: synergyflow, labels: "
+		    "{app.kubernetes.io/part-of: synergyflow}}\nspec:\n  replicas: 50\n  template:\n"
+		    "    spec:\n      containers:\n%s",
+		    "synergyflow/api        50        20         1000"},
+		{"!!binary env name", "", "spec:\n  replicas: 10\n  template:\n    spec:\n"
+		    "      containers:\n        - {name: api, image: x, env: [{name: !!binary "
+		    "U1BSSU5HX0RBVEFTT1VSQ0VfSElLQVJJX01BWElNVU1QT09MU0laRQ==, value: \"100\"}]}\n",
+		    "synergyflow/api        10       100         1000"},
+		{"kind DeploymentList", NULL, "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n"
+		    "- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: api, namespace: "
+		    "synergyflow, labels: {app.kubernetes.io/part-of: synergyflow}}\n  spec:\n"
+		    "    replicas: 50\n    template:\n      spec:\n        containers:\n"
+		    "        - {name: api, image: x, env: [{name: SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE,"
+		    " value: \"20\"}]}\n", "synergyflow/api        50        20         1000"},
+	};
+	static const char json[] = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+	    "\"metadata\":{\"name\":\"api\",\"namespace\":\"synergyflow\",\"labels\":"
+	    "{\"app.kubernetes.io/part-of\":\"synergyflow\"}},\"spec\":{\"replicas\":1,"
+	    "\"replicas\":50,\"template\":{\"spec\":{\"containers\":[{\"name\":\"api\","
+	    "\"image\":\"x\",\"env\":[{\"name\":\"SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE\","
+	    "\"value\":\"20\"}]}]}}}}";
+	char path[512], body[2048], text[4096], *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "check", "--config", "manifests/budget-configmap.yaml",
+	    path, NULL};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(body, sizeof(body), rows[i].body, pool20);
+		snprintf(text, sizeof(text), "%s%s", rows[i].before ? head : "", body);
+		snprintf(path, sizeof(path), "%s/kubectl-%zu.yaml", dir, i);
+		harness_write(path, text);
+		if (harness_run(argv, NULL, &out, &err) != 1)
+			fail_msg("%s: want exit 1 (denied):\n%s%s", rows[i].name, out, err);
+		print_message("%s:\n%s\n", rows[i].name, out);
+		assert_contains(out, rows[i].row);
+		assert_contains(out, "1 workload: 1 denied");
+		free(out);
+		free(err);
+	}
+	snprintf(path, sizeof(path), "%s/kubectl-twice.json", dir);
+	harness_write(path, json);
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+	assert_contains(err,
+	    "kubectl-twice.json (document 1): key 'spec.replicas' is defined twice");
+	assert_string_equal(out, "");
+	free(out);
+	free(err);
+}
+
 static void
 test_usage(void **state)
 {
@@ -481,6 +561,7 @@ main(void)
 		cmocka_unit_test(test_check_sample_and_stdin),
 		cmocka_unit_test(test_check_formats),
 		cmocka_unit_test(test_check_bad_input),
+		cmocka_unit_test(test_check_kubectl_decoding),
 		cmocka_unit_test(test_usage),
 	};
 
