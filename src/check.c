@@ -7,6 +7,7 @@
 #include "poolguard/budget.h"
 #include "poolguard/check.h"
 #include "poolguard/inventory.h"
+#include "poolguard/table.h"
 #include "poolguard/workload.h"
 
 struct check_row {
@@ -17,17 +18,57 @@ struct check_row {
 	struct verdict verdict;
 };
 
-/* 1 if a later object of the set is the same workload (kubectl apply keeps the last). */
+/*
+ * Drops the rows that a later row of the same kind, namespace and name
+ * supersedes (kubectl apply keeps the last), keeping the order of the rest,
+ * in time linear in *count. Returns PG_OK, or PG_ERR_NOMEM with the rows
+ * untouched.
+ */
 static int
-check_superseded(const struct check_row *rows, size_t count, size_t i)
+check_drop_superseded(struct check_row *rows, size_t *count)
 {
-	size_t j;
+	struct table *seen;
+	unsigned char *keep;
+	char *key = NULL, *grown;
+	size_t i, j, need, size = 0;
+	int result = PG_ERR_NOMEM;
 
-	for (j = i + 1; j < count; j++)
-		if (rows[j].w.kind == rows[i].w.kind && strcmp(rows[j].w.name, rows[i].w.name) == 0 &&
-		    strcmp(rows[j].w.namespace, rows[i].w.namespace) == 0)
-			return 1;
-	return 0;
+	seen = table_new();
+	keep = calloc(*count + 1, 1);
+	if (seen == NULL || keep == NULL)
+		goto out;
+	for (i = *count; i-- > 0;) {
+		const struct workload *w = &rows[i].w;
+
+		/* The namespace's length keeps "a/b" + "c" apart from "a" + "b/c". */
+		need = strlen(w->namespace) + strlen(w->name) + 48;
+		if (need > size) {
+			if ((grown = realloc(key, need)) == NULL)
+				goto out;
+			key = grown;
+			size = need;
+		}
+		snprintf(key, size, "%d/%zu/%s/%s", (int)w->kind, strlen(w->namespace),
+		    w->namespace, w->name);
+		if (table_get(seen, key) != NULL)
+			continue;
+		if (table_put(seen, key, &rows[i], NULL))
+			goto out;
+		keep[i] = 1;
+	}
+	for (i = 0, j = 0; i < *count; i++)
+		if (keep[i]) {
+			if (j != i)
+				rows[j] = rows[i];
+			j++;
+		}
+	*count = j;
+	result = PG_OK;
+out:
+	free(key);
+	free(keep);
+	table_free(seen, NULL);
+	return result;
 }
 
 static void
@@ -334,7 +375,7 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 	struct inventory *inv = NULL;
 	struct check_row *rows = NULL;
 	struct workload_resolver resolver;
-	size_t i, j, count = 0;
+	size_t i, count = 0;
 	int result = PG_OK;
 
 	memset(summary, 0, sizeof(*summary));
@@ -366,10 +407,10 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 		    row->w.kind == WORKLOAD_STATEFULSET ? " (sts)" : "");
 		count++;
 	}
-	for (i = 0, j = 0; i < count; i++)
-		if (!check_superseded(rows, count, i))
-			rows[j++] = rows[i];
-	count = j;
+	if ((result = check_drop_superseded(rows, &count))) {
+		pg_error_set(err, result, "out of memory");
+		goto out;
+	}
 	summary->workloads = count;
 	for (i = 0; i < count; i++) {
 		check_judge(cfg, inv, &rows[i]);
