@@ -568,6 +568,76 @@ test_check_many_workloads(void **state)
 	free(err);
 }
 
+/* 1 if s holds a C0 control character other than newline, DEL, or a UTF-8 C1 one. */
+static int
+has_control(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 && *p != '\n') || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return 1;
+	return 0;
+}
+
+/*
+ * Regression (BUG-15 of the 2026-12-03 robustness report): check printed
+ * ESC, CR and BEL from manifests raw, in error lines
+ * ("deployment synergyflow/a^[[31mred^M") and in the table, so a manifest
+ * could colour a CI log, rewrite a line or forge one with a newline. Every
+ * text line and every error message now shows them as '?'.
+ */
+static void
+test_check_control_characters(void **state)
+{
+	/* YAML double quotes: \e ESC, \r CR, \a BEL, \n newline, \x9b the C1 CSI. */
+	static const char deploy[] = "apiVersion: apps/v1\nkind: Deployment\n"
+	    "metadata: {name: \"a\\e[31mred\\r\\a\", namespace: synergyflow}\n"
+	    "spec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n"
+	    "        - name: \"c\\e]0;title\\a\\n0 workloads: 0 denied\\x9b2J\"\n"
+	    "          env: [{name: SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE, value: \"%s\"}]\n";
+	static const char budget[] =
+	    "cluster: {name: \"pg\\e[2J\", maxConnections: 300, reservedConnections: 3}\n"
+	    "roles: [{name: \"app\\r\", connectionLimit: 200, namespaces: [synergyflow]}]\n";
+	char path[512], budget_file[512], missing[512], text[1024], *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "check", "--config", budget_file, path, NULL};
+	const char *gone[] = {POOLGUARD_BIN, "check", "--config", budget_file, missing, NULL};
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/control.yaml", dir);
+	snprintf(budget_file, sizeof(budget_file), "%s/control-budget.yaml", dir);
+	snprintf(missing, sizeof(missing), "%s/no\033[2Jsuch\r.yaml", dir);
+	harness_write(budget_file, budget);
+	snprintf(text, sizeof(text), deploy, "20");
+	harness_write(path, text);
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 0);
+	print_message("%s", out);
+	if (has_control(out))
+		fail_msg("control characters in the table:\n%s", out);
+	assert_contains(out, "app?     synergyflow/a?[31mred??         2        20           40\n");
+	assert_contains(out, "CLUSTER  pg?[2J");
+	free(out);
+	free(err);
+	/* The container name reaches the error line, with its forged second line. */
+	snprintf(text, sizeof(text), deploy, "lots");
+	harness_write(path, text);
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+	if (has_control(err) || strchr(err, '\n') != strrchr(err, '\n'))
+		fail_msg("control characters in the error:\n%s", err);
+	assert_contains(err, "control.yaml (document 1): deployment synergyflow/a?[31mred??: "
+	    "container 'c?]0;title??0 workloads: 0 denied??2J' env");
+	free(out);
+	free(err);
+	/* A file name from the command line. */
+	assert_int_equal(harness_run(gone, NULL, &out, &err), 2);
+	if (has_control(err))
+		fail_msg("control characters in the error:\n%s", err);
+	assert_contains(err, "no?[2Jsuch?.yaml'");
+	free(out);
+	free(err);
+}
+
 static void
 test_usage(void **state)
 {
@@ -610,6 +680,7 @@ main(void)
 		cmocka_unit_test(test_check_bad_input),
 		cmocka_unit_test(test_check_kubectl_decoding),
 		cmocka_unit_test(test_check_many_workloads),
+		cmocka_unit_test(test_check_control_characters),
 		cmocka_unit_test(test_usage),
 	};
 
