@@ -1,12 +1,14 @@
 /*
  * check.c - `poolguard check`: the budget of a set of manifests as a table.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "poolguard/budget.h"
 #include "poolguard/check.h"
 #include "poolguard/inventory.h"
+#include "poolguard/table.h"
 #include "poolguard/workload.h"
 
 struct check_row {
@@ -17,17 +19,57 @@ struct check_row {
 	struct verdict verdict;
 };
 
-/* 1 if a later object of the set is the same workload (kubectl apply keeps the last). */
+/*
+ * Drops the rows that a later row of the same kind, namespace and name
+ * supersedes (kubectl apply keeps the last), keeping the order of the rest,
+ * in time linear in *count. Returns PG_OK, or PG_ERR_NOMEM with the rows
+ * untouched.
+ */
 static int
-check_superseded(const struct check_row *rows, size_t count, size_t i)
+check_drop_superseded(struct check_row *rows, size_t *count)
 {
-	size_t j;
+	struct table *seen;
+	unsigned char *keep;
+	char *key = NULL, *grown;
+	size_t i, j, need, size = 0;
+	int result = PG_ERR_NOMEM;
 
-	for (j = i + 1; j < count; j++)
-		if (rows[j].w.kind == rows[i].w.kind && strcmp(rows[j].w.name, rows[i].w.name) == 0 &&
-		    strcmp(rows[j].w.namespace, rows[i].w.namespace) == 0)
-			return 1;
-	return 0;
+	seen = table_new();
+	keep = calloc(*count + 1, 1);
+	if (seen == NULL || keep == NULL)
+		goto out;
+	for (i = *count; i-- > 0;) {
+		const struct workload *w = &rows[i].w;
+
+		/* The namespace's length keeps "a/b" + "c" apart from "a" + "b/c". */
+		need = strlen(w->namespace) + strlen(w->name) + 48;
+		if (need > size) {
+			if ((grown = realloc(key, need)) == NULL)
+				goto out;
+			key = grown;
+			size = need;
+		}
+		snprintf(key, size, "%d/%zu/%s/%s", (int)w->kind, strlen(w->namespace),
+		    w->namespace, w->name);
+		if (table_get(seen, key) != NULL)
+			continue;
+		if (table_put(seen, key, &rows[i], NULL))
+			goto out;
+		keep[i] = 1;
+	}
+	for (i = 0, j = 0; i < *count; i++)
+		if (keep[i]) {
+			if (j != i)
+				rows[j] = rows[i];
+			j++;
+		}
+	*count = j;
+	result = PG_OK;
+out:
+	free(key);
+	free(keep);
+	table_free(seen, NULL);
+	return result;
 }
 
 static void
@@ -50,13 +92,51 @@ check_judge(const struct config *cfg, const struct inventory *inv, struct check_
 		verdict_warn(&row->verdict, "%s", row->w.note);
 }
 
+/*
+ * Writes one line of text output: fmt and its arguments, every control
+ * character replaced (pg_error_sanitize()), then a newline. Names and values
+ * come from manifests and the budget, so an ESC, CR or newline in them could
+ * otherwise colour a CI log, overwrite a line or forge one; fmt itself holds
+ * no newline. All the text output goes through here.
+ */
+static void
+check_line(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+check_line(FILE *out, const char *fmt, ...)
+{
+	char small[512], *line = small;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(small)) {
+		if ((line = malloc((size_t)n + 1)) == NULL) {
+			line = small;	/* out of memory: the line, cut */
+		} else {
+			va_start(ap, fmt);
+			vsnprintf(line, (size_t)n + 1, fmt, ap);
+			va_end(ap);
+		}
+	}
+	pg_error_sanitize(line);
+	fputs(line, out);
+	fputc('\n', out);
+	if (line != small)
+		free(line);
+}
+
 static void
 check_print_row(FILE *out, int rw, const char *role, int dw, const struct check_row *row)
 {
 	char pods[32];
 
 	snprintf(pods, sizeof(pods), "%ld%s", row->pods, row->pods != row->w.replicas ? "*" : "");
-	fprintf(out, "%-*s  %-*s  %8s  %8ld  %11ld\n", rw, role, dw, row->label, pods,
+	check_line(out, "%-*s  %-*s  %8s  %8ld  %11ld", rw, role, dw, row->label, pods,
 	    row->w.pool_per_pod, row->pods * row->w.pool_per_pod);
 }
 
@@ -76,18 +156,21 @@ check_bar(char *bar, long used, long limit)
 	bar[22] = '\0';
 }
 
+/* A total line: its name, the connections used, and the limit, percent, headroom and bar. */
 static void
-check_print_limit_columns(FILE *out, long used, long limit)
+check_print_total(FILE *out, int rw, const char *first, int dw, const char *second, long used,
+    long limit)
 {
 	char bar[24];
 
 	if (limit == CONFIG_NO_LIMIT) {
-		fprintf(out, "  %6s  %5s  %8s\n", "none", "-", "-");
+		check_line(out, "%-*s  %-*s  %8s  %8s  %11ld  %6s  %5s  %8s", rw, first, dw, second,
+		    "", "", used, "none", "-", "-");
 		return;
 	}
 	check_bar(bar, used, limit);
-	fprintf(out, "  %6ld  %4ld%%  %8ld  %s\n", limit, budget_percent(used, limit),
-	    limit - used, bar);
+	check_line(out, "%-*s  %-*s  %8s  %8s  %11ld  %6ld  %4ld%%  %8ld  %s", rw, first, dw,
+	    second, "", "", used, limit, budget_percent(used, limit), limit - used, bar);
 }
 
 static void
@@ -97,7 +180,6 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
 	const long *usage = inventory_role_usage(inv);
 	int rw = 7, dw = 12;
 	size_t r, i, n;
-	long used;
 
 	for (r = 0; r < cfg->role_count; r++)
 		if ((n = strlen(cfg->roles[r].name)) > (size_t)rw)
@@ -107,44 +189,37 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
 			dw = (int)n;
 	if ((n = strlen(cfg->cluster_name)) > (size_t)dw)
 		dw = (int)n;
-	fprintf(out, "%-*s  %-*s  %8s  %8s  %11s  %6s  %5s  %8s\n", rw, "ROLE", dw, "DEPLOYMENT",
+	check_line(out, "%-*s  %-*s  %8s  %8s  %11s  %6s  %5s  %8s", rw, "ROLE", dw, "DEPLOYMENT",
 	    "REPLICAS", "POOL/POD", "CONNECTIONS", "LIMIT", "USED%", "HEADROOM");
 	for (r = 0; r < cfg->role_count; r++) {
 		for (i = 0; i < count; i++)
 			if (rows[i].role == (int)r)
 				check_print_row(out, rw, cfg->roles[r].name, dw, &rows[i]);
 		if (cfg->roles[r].pooler.index >= 0)
-			fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld\n", rw, cfg->roles[r].name, dw,
+			check_line(out, "%-*s  %-*s  %8s  %8s  %11ld", rw, cfg->roles[r].name, dw,
 			    "(via pooler)", "", "", config_role_server_connections(cfg, r));
 		if (cfg->roles[r].external_connections > 0)
-			fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld\n", rw, cfg->roles[r].name, dw,
+			check_line(out, "%-*s  %-*s  %8s  %8s  %11ld", rw, cfg->roles[r].name, dw,
 			    "(external)", "", "", cfg->roles[r].external_connections);
-		used = budget_role_used(cfg, usage, r);
-		fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld", rw, cfg->roles[r].name, dw, "(total)",
-		    "", "", used);
-		check_print_limit_columns(out, used, cfg->roles[r].connection_limit);
+		check_print_total(out, rw, cfg->roles[r].name, dw, "(total)",
+		    budget_role_used(cfg, usage, r), cfg->roles[r].connection_limit);
 	}
 	for (i = 0; i < count; i++)
 		if (rows[i].role < 0)
 			check_print_row(out, rw, "(none)", dw, &rows[i]);
-	for (i = 0; i < cfg->pooler_count; i++) {
-		used = budget_pooler_used(cfg, usage, i);
-		fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld", rw, "POOLER", dw, cfg->poolers[i].name,
-		    "", "", used);
-		check_print_limit_columns(out, used, budget_pooler_capacity(cfg, i));
-	}
-	used = budget_cluster_used(cfg, usage);
-	fprintf(out, "%-*s  %-*s  %8s  %8s  %11ld", rw, "CLUSTER", dw, cfg->cluster_name, "",
-	    "", used);
-	check_print_limit_columns(out, used, cfg->max_connections);
-	fprintf(out, "(cluster usage includes %ld reserved connections; workloads under (none) "
-	    "match no role and are outside the budget)\n", cfg->reserved_connections);
+	for (i = 0; i < cfg->pooler_count; i++)
+		check_print_total(out, rw, "POOLER", dw, cfg->poolers[i].name,
+		    budget_pooler_used(cfg, usage, i), budget_pooler_capacity(cfg, i));
+	check_print_total(out, rw, "CLUSTER", dw, cfg->cluster_name, budget_cluster_used(cfg, usage),
+	    cfg->max_connections);
+	check_line(out, "(cluster usage includes %ld reserved connections; workloads under (none) "
+	    "match no role and are outside the budget)", cfg->reserved_connections);
 	if (cfg->pooler_count > 0)
-		fprintf(out, "(a role behind a pooler counts the pooler's server connections at the "
-		    "database; its pods' connections count against the POOLER's client capacity)\n");
+		check_line(out, "(a role behind a pooler counts the pooler's server connections at the "
+		    "database; its pods' connections count against the POOLER's client capacity)");
 	for (i = 0; i < count; i++)
 		if (rows[i].pods != rows[i].w.replicas) {
-			fprintf(out, "(* counted at its HorizontalPodAutoscaler's maxReplicas)\n");
+			check_line(out, "(* counted at its HorizontalPodAutoscaler's maxReplicas)");
 			break;
 		}
 }
@@ -157,18 +232,18 @@ check_print_verdicts(const struct config *cfg, const struct check_row *rows, siz
 	size_t i, j, n = budget_findings(cfg, findings, 8);
 
 	for (i = 0; i < n && i < 8; i++)
-		fprintf(out, "FINDING  %s\n", findings[i]);
+		check_line(out, "FINDING  %s", findings[i]);
 
 	for (i = 0; i < count; i++) {
 		const struct verdict *v = &rows[i].verdict;
 
 		if (!v->allowed)
-			fprintf(out, "DENY  %s\n", v->message);
+			check_line(out, "DENY  %s", v->message);
 		for (j = 0; j < v->warning_count; j++)
-			fprintf(out, "WARN  %s %s: %s\n", workload_kind_name(rows[i].w.kind),
+			check_line(out, "WARN  %s %s: %s", workload_kind_name(rows[i].w.kind),
 			    rows[i].label, v->warnings[j]);
 	}
-	fprintf(out, "%zu workload%s: %zu denied, %zu with warnings, %zu within budget\n",
+	check_line(out, "%zu workload%s: %zu denied, %zu with warnings, %zu within budget",
 	    summary->workloads, summary->workloads == 1 ? "" : "s", summary->denied,
 	    summary->warned, summary->workloads - summary->denied - summary->warned);
 }
@@ -334,7 +409,7 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 	struct inventory *inv = NULL;
 	struct check_row *rows = NULL;
 	struct workload_resolver resolver;
-	size_t i, j, count = 0;
+	size_t i, count = 0;
 	int result = PG_OK;
 
 	memset(summary, 0, sizeof(*summary));
@@ -365,10 +440,10 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 		    row->w.kind == WORKLOAD_STATEFULSET ? " (sts)" : "");
 		count++;
 	}
-	for (i = 0, j = 0; i < count; i++)
-		if (!check_superseded(rows, count, i))
-			rows[j++] = rows[i];
-	count = j;
+	if ((result = check_drop_superseded(rows, &count))) {
+		pg_error_set(err, result, "out of memory");
+		goto out;
+	}
 	summary->workloads = count;
 	for (i = 0; i < count; i++) {
 		check_judge(cfg, inv, &rows[i]);
@@ -378,7 +453,7 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 	switch (format) {
 	case CHECK_TEXT:
 		check_print_table(cfg, inv, rows, count, out);
-		fputc('\n', out);
+		check_line(out, "%s", "");
 		check_print_verdicts(cfg, rows, count, out, summary);
 		break;
 	case CHECK_JSON:

@@ -781,7 +781,16 @@ config_mapping_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
 	return NULL;
 }
 
-/* Parses the budget held in a ConfigMap manifest under data["budget.yaml"]. */
+static int config_parse_text(const char *, size_t, const char *, int, int, struct config **,
+    struct pg_error *);
+
+/*
+ * Parses the budget held in a ConfigMap manifest under data["budget.yaml"].
+ * That budget may not be a ConfigMap again: one wrapper is what a mounted or
+ * applied ConfigMap gives, and unwrapping without end let a 0.9 MB file of
+ * 390 ConfigMaps, each inside the last, hold 390 YAML documents (200 MB) at
+ * once.
+ */
 static int
 config_parse_configmap(struct config_parser *p, yaml_node_t *root, struct config **out)
 {
@@ -800,12 +809,55 @@ config_parse_configmap(struct config_parser *p, yaml_node_t *root, struct config
 		offset++;
 	else
 		offset = 0;
-	return config_parse(config_scalar(value), value->data.scalar.length, p->source, offset,
-	    out, p->err);
+	return config_parse_text(config_scalar(value), value->data.scalar.length, p->source, offset,
+	    1, out, p->err);
 }
 
-int
-config_parse(const char *text, size_t len, const char *source, int line_offset,
+/* 1 if a document is empty: no node, or an empty plain scalar (a "---" with nothing after). */
+static int
+config_document_empty(yaml_document_t *doc)
+{
+	yaml_node_t *root = yaml_document_get_root_node(doc);
+
+	return root == NULL || (root->type == YAML_SCALAR_NODE &&
+	    root->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && root->data.scalar.length == 0);
+}
+
+/*
+ * Refuses a document after the budget's: one file is one budget, and a
+ * second document (two budgets pasted together, or a ConfigMap followed by
+ * other objects) was silently ignored before. Empty documents, as a
+ * trailing "---" gives, are fine.
+ */
+static int
+config_refuse_more_documents(yaml_parser_t *parser, const char *source, int line_offset,
+    struct pg_error *err)
+{
+	yaml_document_t doc;
+	size_t line;
+	int empty;
+
+	for (;;) {
+		if (!yaml_parser_load(parser, &doc))
+			return pg_error_set(err, PG_ERR_PARSE, "%s:%zu: invalid YAML: %s", source,
+			    parser->problem_mark.line + 1 + (size_t)line_offset,
+			    parser->problem ? parser->problem : "unknown error");
+		if (yaml_document_get_root_node(&doc) == NULL) {
+			yaml_document_delete(&doc);
+			return PG_OK;
+		}
+		empty = config_document_empty(&doc);
+		line = doc.start_mark.line + 1 + (size_t)line_offset;
+		yaml_document_delete(&doc);
+		if (!empty)
+			return pg_error_set(err, PG_ERR_INVALID, "%s:%zu: a second YAML document; the "
+			    "budget is one document (a ConfigMap, or budget.yaml alone)", source, line);
+	}
+}
+
+/* config_parse(), inside a ConfigMap when nested is set. */
+static int
+config_parse_text(const char *text, size_t len, const char *source, int line_offset, int nested,
     struct config **out, struct pg_error *err)
 {
 	struct config_parser p = {NULL, source, line_offset, err};
@@ -835,9 +887,16 @@ config_parse(const char *text, size_t len, const char *source, int line_offset,
 		result = pg_error_set(err, PG_ERR_INVALID, "%s: the budget is empty", source);
 		goto out;
 	}
+	if ((result = config_refuse_more_documents(&parser, source, line_offset, err)))
+		goto out;
 	kind = config_mapping_get(&doc, root, "kind");
 	if (kind && kind->type == YAML_SCALAR_NODE && strcmp(config_scalar(kind), "ConfigMap") == 0) {
-		result = config_parse_configmap(&p, root, out);
+		if (nested)
+			result = config_fail(&p, kind, "data." CONFIG_CONFIGMAP_KEY, "is a ConfigMap "
+			    "again; a budget ConfigMap is unwrapped once, its key '"
+			    CONFIG_CONFIGMAP_KEY "' holds the budget itself");
+		else
+			result = config_parse_configmap(&p, root, out);
 		goto out;
 	}
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL || config_set_defaults(cfg, source)) {
@@ -858,6 +917,13 @@ out:
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return result;
+}
+
+int
+config_parse(const char *text, size_t len, const char *source, int line_offset,
+    struct config **out, struct pg_error *err)
+{
+	return config_parse_text(text, len, source, line_offset, 0, out, err);
 }
 
 int

@@ -7,6 +7,21 @@
 
 #include "poolguard/error.h"
 
+void
+pg_error_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	for (; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			p[0] = '?';
+			p[1] = '?';
+			p++;
+		}
+}
+
 int
 pg_error_set(struct pg_error *err, int code, const char *fmt, ...)
 {
@@ -17,6 +32,7 @@ pg_error_set(struct pg_error *err, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	pg_error_sanitize(err->msg);
 	return code;
 }
 
@@ -32,6 +48,7 @@ pg_error_prefix(struct pg_error *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	snprintf(joined, sizeof(joined), "%s: %s", prefix, err->msg);
+	pg_error_sanitize(joined);
 	memcpy(err->msg, joined, sizeof(err->msg));
 }
 

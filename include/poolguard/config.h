@@ -129,7 +129,9 @@ int config_load(const char *path, struct config **out, struct pg_error *err);
 /*
  * Parses budget text. source names it in messages; line_offset is added to
  * every line number (for a budget embedded in a ConfigMap manifest). A text
- * whose top level is a ConfigMap is unwrapped. Same ownership as config_load().
+ * whose top level is a ConfigMap is unwrapped, once: a ConfigMap in its
+ * budget.yaml is an error, and so is a second non-empty YAML document.
+ * Same ownership as config_load().
  */
 int config_parse(const char *text, size_t len, const char *source, int line_offset,
     struct config **out, struct pg_error *err);

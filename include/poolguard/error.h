@@ -42,6 +42,15 @@ int pg_error_set(struct pg_error *err, int code, const char *fmt, ...)
 void pg_error_prefix(struct pg_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Replaces, in place, every control character of s with '?': C0 (newline
+ * and tab included), DEL, and C1 written as UTF-8 (each of its two bytes),
+ * so that text taken from input cannot move a terminal's cursor, set its
+ * colours or forge another line. pg_error_set() and pg_error_prefix() apply
+ * it to every message; writers of text output apply it to their lines.
+ */
+void pg_error_sanitize(char *s);
+
 /* A short lower-case name of a result code, "invalid input" for PG_ERR_INVALID. */
 const char *pg_result_name(int code);
 

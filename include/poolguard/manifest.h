@@ -3,8 +3,14 @@
  *
  * A manifest set is the list of objects read from files, directories and
  * standard input, the way `kubectl apply -f` reads them: multi-document
- * YAML, JSON, and `kind: List` flattened into its items. Each object keeps
- * the place it came from, for messages.
+ * YAML, JSON, and any object with `items` (kind: List, DeploymentList, ...)
+ * flattened into its items. YAML is read as kubectl's goyaml.v2 reads it:
+ * `<<` merge keys (a mapping or a list of mappings, later keys overriding
+ * earlier ones), `!!binary` decoded to a string, `!!int` and the other core
+ * tags typing their text. What kubectl would read otherwise is refused rather
+ * than counted differently: a key given twice in one YAML mapping or JSON
+ * object, a `<<` key with an anchor or a tag. Each object keeps the place it
+ * came from, for messages.
  */
 #ifndef POOLGUARD_MANIFEST_H
 #define POOLGUARD_MANIFEST_H

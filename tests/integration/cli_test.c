@@ -441,6 +441,203 @@ test_check_bad_input(void **state)
 	free(err);
 }
 
+/*
+ * Regression (BUG-4 of the 2026-12-03 robustness report): `check` counted
+ * files that kubectl applies differently as "within budget", exit 0. The
+ * report's inputs, each 1000 connections of 200 as kubectl applies them:
+ * merge keys in spec and in env, !!binary apiVersion and env name, kind
+ * DeploymentList. JSON with a key given twice (kubectl keeps the last, cJSON
+ * the first) is refused, as a YAML key given twice is.
+ */
+static void
+test_check_kubectl_decoding(void **state)
+{
+	static const char head[] = "apiVersion: apps/v1\nkind: Deployment\n"
+	    "metadata: {name: api, namespace: synergyflow, labels: "
+	    "{app.kubernetes.io/part-of: synergyflow}}\n";
+	static const char pool20[] = "        - {name: api, image: x, env: [{name: "
+	    "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE, value: \"20\"}]}\n";
+	static const struct {
+		const char *name;
+		const char *before;	/* before head; NULL: no head */
+		const char *body;
+		const char *row;
+	} rows[] = {
+		{"merge key in spec", "", "spec:\n  <<: {replicas: 50}\n  selector: {matchLabels: "
+		    "{app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n"
+		    "      containers:\n%s", "synergyflow/api        50        20         1000"},
+		{"merge key in env", "", "spec:\n  replicas: 10\n  template:\n    spec:\n"
+		    "      containers:\n        - {name: api, image: x, env: [<<: {name: "
+		    "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE, value: \"100\"}]}\n",
+		    "synergyflow/api        10       100         1000"},
+		{"!!binary apiVersion", NULL, "apiVersion: !!binary YXBwcy92MQ==\nkind: Deployment\n"
+		    "metadata: {name: api, namespace: synergyflow, labels: "
+		    "{app.kubernetes.io/part-of: synergyflow}}\nspec:\n  replicas: 50\n  template:\n"
+		    "    spec:\n      containers:\n%s",
+		    "synergyflow/api        50        20         1000"},
+		{"!!binary env name", "", "spec:\n  replicas: 10\n  template:\n    spec:\n"
+		    "      containers:\n        - {name: api, image: x, env: [{name: !!binary "
+		    "U1BSSU5HX0RBVEFTT1VSQ0VfSElLQVJJX01BWElNVU1QT09MU0laRQ==, value: \"100\"}]}\n",
+		    "synergyflow/api        10       100         1000"},
+		{"kind DeploymentList", NULL, "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n"
+		    "- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: api, namespace: "
+		    "synergyflow, labels: {app.kubernetes.io/part-of: synergyflow}}\n  spec:\n"
+		    "    replicas: 50\n    template:\n      spec:\n        containers:\n"
+		    "        - {name: api, image: x, env: [{name: SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE,"
+		    " value: \"20\"}]}\n", "synergyflow/api        50        20         1000"},
+	};
+	static const char json[] = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+	    "\"metadata\":{\"name\":\"api\",\"namespace\":\"synergyflow\",\"labels\":"
+	    "{\"app.kubernetes.io/part-of\":\"synergyflow\"}},\"spec\":{\"replicas\":1,"
+	    "\"replicas\":50,\"template\":{\"spec\":{\"containers\":[{\"name\":\"api\","
+	    "\"image\":\"x\",\"env\":[{\"name\":\"SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE\","
+	    "\"value\":\"20\"}]}]}}}}";
+	char path[512], body[2048], text[4096], *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "check", "--config", "manifests/budget-configmap.yaml",
+	    path, NULL};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(body, sizeof(body), rows[i].body, pool20);
+		snprintf(text, sizeof(text), "%s%s", rows[i].before ? head : "", body);
+		snprintf(path, sizeof(path), "%s/kubectl-%zu.yaml", dir, i);
+		harness_write(path, text);
+		if (harness_run(argv, NULL, &out, &err) != 1)
+			fail_msg("%s: want exit 1 (denied):\n%s%s", rows[i].name, out, err);
+		print_message("%s:\n%s\n", rows[i].name, out);
+		assert_contains(out, rows[i].row);
+		assert_contains(out, "1 workload: 1 denied");
+		free(out);
+		free(err);
+	}
+	snprintf(path, sizeof(path), "%s/kubectl-twice.json", dir);
+	harness_write(path, json);
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+	assert_contains(err,
+	    "kubectl-twice.json (document 1): key 'spec.replicas' is defined twice");
+	assert_string_equal(out, "");
+	free(out);
+	free(err);
+}
+
+/*
+ * Regression (BUG-13 of the 2026-12-03 robustness report): check looked for a
+ * later copy of each workload by scanning every row after it, O(n^2): 100,000
+ * Deployments (50,000 names, each twice) took 294 s, 200,000 distinct ones
+ * had not finished after 900 s. A hash table makes it linear: 1.3 s here,
+ * 6 s with ASan. The later copy of each name still wins, in the order of the
+ * files. Under valgrind only the result is checked, on fewer workloads.
+ */
+static void
+test_check_many_workloads(void **state)
+{
+	int valgrind = getenv("POOLGUARD_VALGRIND") != NULL;
+	size_t names = valgrind ? 2000 : 50000, i, len = 0, cap = names * 2 * 120 + 64;
+	char path[512], *text = malloc(cap), *out, *err, want[128];
+	const char *argv[] = {POOLGUARD_BIN, "check", "--config", worked_budget, path, NULL};
+	time_t start;
+	int copy, width;
+
+	(void)state;
+	assert_non_null(text);
+	for (copy = 1; copy <= 2; copy++)
+		for (i = 0; i < names; i++)
+			len += (size_t)snprintf(text + len, cap - len, "---\n{apiVersion: apps/v1, "
+			    "kind: Deployment, metadata: {name: a%zu, namespace: synergyflow}, "
+			    "spec: {replicas: %d}}\n", i, copy);
+	snprintf(path, sizeof(path), "%s/many.yaml", dir);
+	harness_write(path, text);
+	free(text);
+	start = time(NULL);
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 1);
+	if (!valgrind && time(NULL) - start >= 60)
+		fail_msg("check of %zu workloads took %ld s", names * 2, (long)(time(NULL) - start));
+	snprintf(want, sizeof(want), "%zu workloads: %zu denied", names, names);
+	assert_contains(out, want);
+	/* The second copies (2 replicas), first name first; the widest label sets the column. */
+	width = snprintf(want, sizeof(want), "synergyflow/a%zu", names - 1);
+	snprintf(want, sizeof(want), "synergyflow_app  %-*s  %8d  %8d  %11d\n"
+	    "synergyflow_app  %-*s  %8d  %8d  %11d\n", width, "synergyflow/a0", 2, 10, 20, width,
+	    "synergyflow/a1", 2, 10, 20);
+	assert_contains(out, want);
+	snprintf(want, sizeof(want), "synergyflow_app  %-*s  %8s  %8s  %11zu", width, "(total)", "",
+	    "", names * 20);
+	assert_contains(out, want);
+	free(out);
+	free(err);
+}
+
+/* 1 if s holds a C0 control character other than newline, DEL, or a UTF-8 C1 one. */
+static int
+has_control(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 && *p != '\n') || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return 1;
+	return 0;
+}
+
+/*
+ * Regression (BUG-15 of the 2026-12-03 robustness report): check printed
+ * ESC, CR and BEL from manifests raw, in error lines
+ * ("deployment synergyflow/a^[[31mred^M") and in the table, so a manifest
+ * could colour a CI log, rewrite a line or forge one with a newline. Every
+ * text line and every error message now shows them as '?'.
+ */
+static void
+test_check_control_characters(void **state)
+{
+	/* YAML double quotes: \e ESC, \r CR, \a BEL, \n newline, \x9b the C1 CSI. */
+	static const char deploy[] = "apiVersion: apps/v1\nkind: Deployment\n"
+	    "metadata: {name: \"a\\e[31mred\\r\\a\", namespace: synergyflow}\n"
+	    "spec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n"
+	    "        - name: \"c\\e]0;title\\a\\n0 workloads: 0 denied\\x9b2J\"\n"
+	    "          env: [{name: SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE, value: \"%s\"}]\n";
+	static const char budget[] =
+	    "cluster: {name: \"pg\\e[2J\", maxConnections: 300, reservedConnections: 3}\n"
+	    "roles: [{name: \"app\\r\", connectionLimit: 200, namespaces: [synergyflow]}]\n";
+	char path[512], budget_file[512], missing[512], text[1024], *out, *err;
+	const char *argv[] = {POOLGUARD_BIN, "check", "--config", budget_file, path, NULL};
+	const char *gone[] = {POOLGUARD_BIN, "check", "--config", budget_file, missing, NULL};
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/control.yaml", dir);
+	snprintf(budget_file, sizeof(budget_file), "%s/control-budget.yaml", dir);
+	snprintf(missing, sizeof(missing), "%s/no\033[2Jsuch\r.yaml", dir);
+	harness_write(budget_file, budget);
+	snprintf(text, sizeof(text), deploy, "20");
+	harness_write(path, text);
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 0);
+	print_message("%s", out);
+	if (has_control(out))
+		fail_msg("control characters in the table:\n%s", out);
+	assert_contains(out, "app?     synergyflow/a?[31mred??         2        20           40\n");
+	assert_contains(out, "CLUSTER  pg?[2J");
+	free(out);
+	free(err);
+	/* The container name reaches the error line, with its forged second line. */
+	snprintf(text, sizeof(text), deploy, "lots");
+	harness_write(path, text);
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+	if (has_control(err) || strchr(err, '\n') != strrchr(err, '\n'))
+		fail_msg("control characters in the error:\n%s", err);
+	assert_contains(err, "control.yaml (document 1): deployment synergyflow/a?[31mred??: "
+	    "container 'c?]0;title??0 workloads: 0 denied??2J' env");
+	free(out);
+	free(err);
+	/* A file name from the command line. */
+	assert_int_equal(harness_run(gone, NULL, &out, &err), 2);
+	if (has_control(err))
+		fail_msg("control characters in the error:\n%s", err);
+	assert_contains(err, "no?[2Jsuch?.yaml'");
+	free(out);
+	free(err);
+}
+
 static void
 test_usage(void **state)
 {
@@ -481,6 +678,9 @@ main(void)
 		cmocka_unit_test(test_check_sample_and_stdin),
 		cmocka_unit_test(test_check_formats),
 		cmocka_unit_test(test_check_bad_input),
+		cmocka_unit_test(test_check_kubectl_decoding),
+		cmocka_unit_test(test_check_many_workloads),
+		cmocka_unit_test(test_check_control_characters),
 		cmocka_unit_test(test_usage),
 	};
 

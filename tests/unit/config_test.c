@@ -774,6 +774,133 @@ test_regression_reserved_connections_line(void **state)
 	    "leaves no connection of maxConnections 100 for applications");
 }
 
+/*
+ * Regression (DOUBT "two YAML documents in the budget" of the 2026-12-03
+ * robustness report, row 103): a second document was silently ignored, so
+ * of two budgets pasted into one file only the first was in force, and
+ * garbage after a "---" went unnoticed. It is refused with the line where
+ * the second document starts, also inside a ConfigMap's budget.yaml.
+ * Empty documents (a trailing "---") are fine.
+ */
+static void
+test_regression_second_document(void **state)
+{
+	static const struct {
+		const char *name, *yaml;
+		int code;
+		const char *message;
+	} rows[] = {
+		{"two budgets", CLUSTER "roles: []\n---\ncluster:\n  maxConnections: 900\nroles: []\n",
+		    PG_ERR_INVALID, "budget.yaml:4: a second YAML document; the budget is one "
+		    "document (a ConfigMap, or budget.yaml alone)"},
+		{"a ConfigMap, then other objects", "apiVersion: v1\nkind: ConfigMap\ndata:\n"
+		    "  budget.yaml: |\n    cluster: {maxConnections: 200}\n    roles: []\n---\n---\n"
+		    "apiVersion: v1\n"
+		    "kind: Service\n", PG_ERR_INVALID, "budget.yaml:8: a second YAML document; the "
+		    "budget is one document (a ConfigMap, or budget.yaml alone)"},
+		{"two documents in the ConfigMap's budget.yaml", "apiVersion: v1\nkind: ConfigMap\n"
+		    "data:\n  budget.yaml: |\n    cluster: {maxConnections: 200}\n    roles: []\n"
+		    "    ---\n    roles: [{name: a, connectionLimit: 1}]\n", PG_ERR_INVALID,
+		    "budget.yaml:7: a second YAML document; the budget is one document "
+		    "(a ConfigMap, or budget.yaml alone)"},
+		{"invalid YAML in the second document", CLUSTER "roles: []\n---\n[\n", PG_ERR_PARSE,
+		    "budget.yaml:6: invalid YAML: did not find expected node content"},
+		{"a trailing ---", CLUSTER "roles: []\n---\n", PG_OK, NULL},
+		{"a --- and a comment", CLUSTER "roles: []\n---\n# nothing\n...\n", PG_OK, NULL},
+	};
+	struct config *cfg;
+	struct pg_error err;
+	size_t i;
+	int result;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cfg = &config_sentinel;
+		memset(&err, 0, sizeof(err));
+		result = config_parse(rows[i].yaml, strlen(rows[i].yaml), "budget.yaml", 0, &cfg,
+		    &err);
+		if (result != rows[i].code)
+			fail_msg("%s: result %s, want %s (%s)", rows[i].name, pg_result_name(result),
+			    pg_result_name(rows[i].code), err.msg);
+		if (rows[i].code == PG_OK) {
+			assert_non_null(cfg);
+			assert_int_equal(cfg->max_connections, 200);
+			config_free(cfg);
+			continue;
+		}
+		assert_null(cfg);
+		if (strcmp(err.msg, rows[i].message) != 0)
+			fail_msg("%s:\n got  \"%s\"\n want \"%s\"", rows[i].name, err.msg,
+			    rows[i].message);
+	}
+}
+
+/* A ConfigMap whose budget.yaml is a ConfigMap, depth times over, around a budget. */
+static char *
+nested_configmaps(int depth)
+{
+	size_t cap = 64, len;
+	char *text = strdup(CLUSTER "roles: []\n"), *wrapped, *line, *next;
+	int i;
+
+	assert_non_null(text);
+	for (i = 0; i < depth; i++) {
+		len = strlen(text);
+		cap = 2 * len + 64;
+		wrapped = malloc(cap);
+		assert_non_null(wrapped);
+		len = (size_t)snprintf(wrapped, cap, "kind: ConfigMap\ndata:\n budget.yaml: |\n");
+		for (line = text; *line; line = next) {
+			next = strchr(line, '\n') + 1;
+			len += (size_t)snprintf(wrapped + len, cap - len, "  %.*s",
+			    (int)(next - line), line);
+		}
+		free(text);
+		text = wrapped;
+	}
+	return text;
+}
+
+/*
+ * Regression (DOUBT "nested ConfigMaps" of the 2026-12-03 robustness report,
+ * row 104): a ConfigMap inside a ConfigMap was unwrapped without end; 390
+ * levels (0.5 MB here) loaded, holding every level's YAML document at once
+ * (115 MB RSS with this file, 200 MB with the report's). One level is
+ * unwrapped; a second is refused with the line of its kind.
+ */
+static void
+test_regression_nested_configmaps(void **state)
+{
+	struct config *cfg = &config_sentinel;
+	struct pg_error err = {""};
+	char *text;
+
+	(void)state;
+	text = nested_configmaps(1);
+	assert_int_equal(config_parse(text, strlen(text), "budget.yaml", 0, &cfg, &err), PG_OK);
+	assert_int_equal(cfg->max_connections, 200);
+	config_free(cfg);
+	free(text);
+
+	text = nested_configmaps(2);
+	cfg = &config_sentinel;
+	assert_int_equal(config_parse(text, strlen(text), "budget.yaml", 0, &cfg, &err),
+	    PG_ERR_INVALID);
+	assert_null(cfg);
+	assert_string_equal(err.msg, "budget.yaml:4: data.budget.yaml: is a ConfigMap again; a "
+	    "budget ConfigMap is unwrapped once, its key 'budget.yaml' holds the budget itself");
+	free(text);
+
+	text = nested_configmaps(390);
+	cfg = &config_sentinel;
+	assert_int_equal(config_parse(text, strlen(text), "budget.yaml", 0, &cfg, &err),
+	    PG_ERR_INVALID);
+	assert_null(cfg);
+	assert_string_equal(err.msg, "budget.yaml:4: data.budget.yaml: is a ConfigMap again; a "
+	    "budget ConfigMap is unwrapped once, its key 'budget.yaml' holds the budget itself");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -793,6 +920,8 @@ main(void)
 		cmocka_unit_test(test_load_missing_file),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_regression_reserved_connections_line),
+		cmocka_unit_test(test_regression_second_document),
+		cmocka_unit_test(test_regression_nested_configmaps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
