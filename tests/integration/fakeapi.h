@@ -12,7 +12,8 @@
  *   items come without apiVersion and kind, as in a real list.
  * - WATCH replays every event of the collection newer than the watch's
  *   resourceVersion, then sends new ones as the test makes them: one
- *   resourceVersion counter for every collection, as etcd has.
+ *   resourceVersion counter for every collection, as etcd has. Without a
+ *   resourceVersion it starts with an ADDED event for every object.
  * - Faults, each for one collection and used once: the next event a watch
  *   sends goes out half and the connection drops; an ERROR 410 Gone event
  *   ends the watch; the next watch request is answered HTTP 410; the next N
@@ -60,7 +61,7 @@ struct fakeapi_collection {
 	int fail_status;
 	int hold_lists;			/* LISTs wait while set */
 	int held;			/* LISTs waiting now */
-	int cut_next;			/* the next event sent goes out half, then the connection drops */
+	int cut_next;			/* the next event goes out half, then the line drops */
 	int gone_next;			/* the watch sends ERROR 410 and ends */
 	int gone_watch;			/* the next watch request is answered HTTP 410 */
 	unsigned watch_gen;		/* a new watch ends the older ones of the collection */
@@ -123,7 +124,8 @@ fakeapi_read_file(const char *path)
 	if (fp == NULL)
 		return NULL;
 	if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
-	    (data = calloc(1, (size_t)n + 1)) != NULL && fread(data, 1, (size_t)n, fp) != (size_t)n) {
+	    (data = calloc(1, (size_t)n + 1)) != NULL &&
+	    fread(data, 1, (size_t)n, fp) != (size_t)n) {
 		free(data);
 		data = NULL;
 	}
@@ -180,7 +182,8 @@ fakeapi_route(const char *url, char *collection, size_t size, char *name, size_t
 		end = strchr(rest, '/');
 		n = end ? (size_t)(end - rest) : strlen(rest);
 		for (p = 0; p < 3 && groups[g].plurals[p]; p++) {
-			if (strlen(groups[g].plurals[p]) != n || strncmp(rest, groups[g].plurals[p], n))
+			if (strlen(groups[g].plurals[p]) != n ||
+			    strncmp(rest, groups[g].plurals[p], n) != 0)
 				continue;
 			if (end && (end[1] == '\0' || strchr(end + 1, '/')))
 				return -1;
@@ -340,9 +343,10 @@ fakeapi_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		if (c->gone_next) {
 			c->gone_next = 0;
-			s->pending = strdup("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
-			    "\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":"
-			    "\"too old resource version\",\"reason\":\"Expired\",\"code\":410}}\n");
+			s->pending = strdup("{\"type\":\"ERROR\",\"object\":{\"kind\":"
+			    "\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
+			    "\"Failure\",\"message\":\"too old resource version\",\"reason\":"
+			    "\"Expired\",\"code\":410}}\n");
 			s->pending_len = strlen(s->pending);
 			s->pending_off = 0;
 			s->end_after = 1;
@@ -387,6 +391,34 @@ fakeapi_stream_free(void *cls)
 	free(s);
 }
 
+/*
+ * A watch without a resourceVersion (or "0") starts with an ADDED event for
+ * every object there is, as a real one does; the caller holds the lock.
+ */
+static inline void
+fakeapi_synthetic_added(struct fakeapi_collection *c, struct fakeapi_stream *s)
+{
+	cJSON *item, *event;
+	char *line, *grown;
+	size_t n;
+
+	cJSON_ArrayForEach(item, c->items) {
+		event = cJSON_CreateObject();
+		cJSON_AddStringToObject(event, "type", "ADDED");
+		cJSON_AddItemToObject(event, "object", cJSON_Duplicate(item, 1));
+		line = cJSON_PrintUnformatted(event);
+		cJSON_Delete(event);
+		n = strlen(line);
+		if ((grown = realloc(s->pending, s->pending_len + n + 2)) == NULL)
+			abort();
+		s->pending = grown;
+		memcpy(s->pending + s->pending_len, line, n);
+		memcpy(s->pending + s->pending_len + n, "\n", 2);
+		s->pending_len += n + 1;
+		free(line);
+	}
+}
+
 /* Starts a watch of c from resourceVersion rv; the caller holds the lock. */
 static inline enum MHD_Result
 fakeapi_watch(struct fakeapi *f, struct fakeapi_collection *c, struct MHD_Connection *conn,
@@ -406,7 +438,11 @@ fakeapi_watch(struct fakeapi *f, struct fakeapi_collection *c, struct MHD_Connec
 	s->f = f;
 	s->c = c;
 	s->gen = ++c->watch_gen;
-	s->sent_rv = rv && rv[0] && strcmp(rv, "0") != 0 ? strtol(rv, NULL, 10) : f->rv;
+	s->sent_rv = f->rv;
+	if (rv && rv[0] && strcmp(rv, "0") != 0)
+		s->sent_rv = strtol(rv, NULL, 10);
+	else
+		fakeapi_synthetic_added(c, s);
 	c->watches_open++;
 	pthread_cond_broadcast(&f->cond);
 	response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, fakeapi_stream_read, s,
@@ -471,7 +507,7 @@ fakeapi_handle(void *cls, struct MHD_Connection *conn, const char *url, const ch
 	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 	if (strcmp(method, "GET") != 0) {
 		status = 405;
-		ret = fakeapi_reply_status(conn, 405, "MethodNotAllowed", "the fake serves GET only");
+		ret = fakeapi_reply_status(conn, 405, "MethodNotAllowed", "GET only");
 	} else if (auth == NULL || strcmp(auth, "Bearer " FAKEAPI_TOKEN) != 0) {
 		status = 401;
 		ret = fakeapi_reply_status(conn, 401, "Unauthorized", "Unauthorized");
@@ -562,8 +598,8 @@ fakeapi_start(struct fakeapi *f, const char *certdir)
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_TLS, 0, NULL, NULL, fakeapi_handle, f,
+	f->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, fakeapi_handle, f,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 	    MHD_OPTION_HTTPS_MEM_CERT, f->cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, f->key,
@@ -727,7 +763,7 @@ enum fakeapi_knob {
 	FAKEAPI_PAGE_SIZE,		/* value: items per page at most */
 	FAKEAPI_FAIL_LISTS,		/* value: LISTs to fail, status: with which HTTP status */
 	FAKEAPI_HOLD_LISTS,		/* value: 1 holds every LIST, 0 lets them go */
-	FAKEAPI_CUT_NEXT_EVENT,		/* the next event goes out half, then the connection drops */
+	FAKEAPI_CUT_NEXT_EVENT,		/* the next event goes out half, then the line drops */
 	FAKEAPI_GONE_EVENT,		/* the watch sends ERROR 410 Gone and ends */
 	FAKEAPI_GONE_WATCH,		/* the next watch request gets HTTP 410 */
 };
