@@ -710,8 +710,7 @@ static void
 test_list_backoff(void **state)
 {
 	struct fakeapi_request r[3];
-	/* Under valgrind each retry's TLS handshake takes some tenths of a second more. */
-	double slack = getenv("POOLGUARD_VALGRIND") ? 1.5 : 0, first, second;
+	double first, second;
 	char *log;
 	int i;
 
@@ -734,10 +733,21 @@ test_list_backoff(void **state)
 	first = r[1].at - r[0].at;
 	second = r[2].at - r[1].at;
 	print_message("LIST retries after %.2f s and %.2f s\n", first, second);
-	assert_true(first >= 0.95 && first < 1.9 + slack);
-	assert_true(second >= 1.95 && second < 3.9 + slack);
+	/*
+	 * Never sooner than the backoff; later only by the time a request takes,
+	 * which under valgrind on a loaded machine can be seconds (4.2 s once at a
+	 * load of 13 on 2 cores), so there the upper bounds are not checked. The
+	 * log says the schedule exactly.
+	 */
+	assert_true(first >= 0.95);
+	assert_true(second >= 1.95);
+	if (getenv("POOLGUARD_VALGRIND") == NULL) {
+		assert_true(first < 1.9);
+		assert_true(second < 3.9);
+	}
 	log = harness_slurp(world.server.log_path);
 	assert_contains(log, "HTTP 500");
+	assert_contains(log, "\"event\":\"list_failed\"");
 	assert_contains(log, "retrying in 1 s");
 	assert_contains(log, "retrying in 2 s");
 	free(log);
