@@ -2,6 +2,7 @@
  * kube.c - libcurl client for the API server: credentials, GET, watch streams.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,9 +398,29 @@ kube_collect(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
+/* CURLOPT_XFERINFOFUNCTION of a GET: gives up once *stop is set. */
+static int
+kube_get_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	const volatile int *stop = arg;
+
+	(void)a;
+	(void)b;
+	(void)c;
+	(void)d;
+	return stop && *stop;
+}
+
 int
 kube_get(struct kube_client *c, const char *path, long timeout_seconds, char **body,
     size_t *len, long *status, struct pg_error *err)
+{
+	return kube_get_until(c, path, timeout_seconds, NULL, body, len, status, err);
+}
+
+int
+kube_get_until(struct kube_client *c, const char *path, long timeout_seconds,
+    const volatile int *stop, char **body, size_t *len, long *status, struct pg_error *err)
 {
 	struct kube_body b = {NULL, 0, 0, KUBE_BODY_MAX, 0};
 	struct curl_slist *headers = NULL;
@@ -416,6 +437,11 @@ kube_get(struct kube_client *c, const char *path, long timeout_seconds, char **b
 		goto out;
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, kube_collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+	if (stop) {
+		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, kube_get_progress);
+		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)(uintptr_t)stop);
+	}
 	code = curl_easy_perform(curl);
 	if (code != CURLE_OK) {
 		result = pg_error_set(err, b.too_big ? PG_ERR_TOOBIG : PG_ERR_IO, "GET %s%s: %s",

@@ -180,7 +180,8 @@ live_list(struct live_watcher *w, struct pg_error *err)
 		snprintf(query, sizeof(query), "limit=%d%s%s", LIVE_PAGE, cont[0] ? "&continue=" : "",
 		    cont);
 		live_path(w, path, sizeof(path), query);
-		if ((result = kube_get(live->client, path, 60, &body, &len, &status, err)))
+		if ((result = kube_get_until(live->client, path, 60, &live->stop, &body, &len,
+		    &status, err)))
 			goto out;
 		if (status != 200) {
 			result = pg_error_set(err, PG_ERR_IO, "LIST %s: HTTP %ld: %.200s", path, status,

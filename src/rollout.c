@@ -53,12 +53,14 @@ rollout_int_or_percent(const cJSON *item, const char *what, long replicas, long 
 	return PG_OK;
 }
 
+static int rollout_strategy(enum workload_kind kind, const cJSON *spec, struct rollout *out,
+    struct pg_error *err);
+
 int
 rollout_plan(enum workload_kind kind, const cJSON *before, const cJSON *after, long old_pods,
     long old_pool, long new_pods, long new_pool, struct rollout *out, struct pg_error *err)
 {
-	const cJSON *spec = rollout_get(after, "spec"), *strategy, *rolling, *type;
-	int result;
+	const cJSON *spec = rollout_get(after, "spec");
 
 	memset(out, 0, sizeof(*out));
 	out->old_pods = old_pods;
@@ -68,6 +70,28 @@ rollout_plan(enum workload_kind kind, const cJSON *before, const cJSON *after, l
 	if (before == NULL || cJSON_Compare(rollout_get(rollout_get(before, "spec"), "template"),
 	    rollout_get(spec, "template"), 1))
 		return PG_OK;	/* the same pods stay: a scale at most */
+	return rollout_strategy(kind, spec, out, err);
+}
+
+int
+rollout_restart(enum workload_kind kind, const cJSON *object, long pods, long pool,
+    struct rollout *out, struct pg_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->old_pods = out->new_pods = pods;
+	out->old_pool = out->new_pool = pool;
+	return rollout_strategy(kind, rollout_get(object, "spec"), out, err);
+}
+
+/* The kind of rollout and its surge for spec, into out (pods and pools already set). */
+static int
+rollout_strategy(enum workload_kind kind, const cJSON *spec, struct rollout *out,
+    struct pg_error *err)
+{
+	const cJSON *strategy, *rolling, *type;
+	int result;
+	long new_pods = out->new_pods;
+
 	if (kind == WORKLOAD_STATEFULSET) {
 		/* RollingUpdate, and OnDelete as pods are deleted: each replaced in place. */
 		out->kind = ROLLOUT_ONE_BY_ONE;

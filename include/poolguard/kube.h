@@ -48,6 +48,10 @@ const char *kube_client_server(const struct kube_client *c);
 int kube_get(struct kube_client *c, const char *path, long timeout_seconds, char **body,
     size_t *len, long *status, struct pg_error *err);
 
+/* kube_get, given up (PG_ERR_IO) within about a second once *stop becomes non-zero. */
+int kube_get_until(struct kube_client *c, const char *path, long timeout_seconds,
+    const volatile int *stop, char **body, size_t *len, long *status, struct pg_error *err);
+
 /*
  * GETs a watch path and calls on_line for each line of the stream (one JSON
  * event), until the server ends the stream, on_line returns non-zero, or

@@ -47,6 +47,13 @@ struct rollout_peak {
 int rollout_plan(enum workload_kind kind, const cJSON *before, const cJSON *after, long old_pods,
     long old_pool, long new_pods, long new_pool, struct rollout *out, struct pg_error *err);
 
+/*
+ * A `kubectl rollout restart` of object as it stands: every pod replaced by
+ * one like it, pods x pool each, under the object's strategy.
+ */
+int rollout_restart(enum workload_kind kind, const cJSON *object, long pods, long pool,
+    struct rollout *out, struct pg_error *err);
+
 /* The worst mix the rollout can run at once, at its maxSurge. */
 struct rollout_peak rollout_peak(const struct rollout *r);
 
