@@ -264,7 +264,6 @@ server_reply_typed(struct MHD_Connection *conn, unsigned status, char *body, con
 
 /* What the JSON error of a request the server refuses says. */
 enum server_refusal {
-	REFUSE_NONE,
 	REFUSE_BODY_CAP = 1000,		/* 413 */
 	REFUSE_MEMORY_TOO_LARGE,	/* 413 */
 	REFUSE_MEMORY_BUSY,		/* 503 */
