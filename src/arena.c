@@ -2,6 +2,7 @@
  * arena.c - per-thread bump allocation behind cJSON's hooks.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -10,6 +11,11 @@
 #include "poolguard/arena.h"
 
 #define ARENA_FIRST_BLOCK (256 * 1024)
+/*
+ * Blocks double up to this size and then stay there, so what a request is
+ * charged for and does not use is at most one block.
+ */
+#define ARENA_BLOCK_MAX (4 * 1024 * 1024)
 #define ARENA_ALIGN 16
 #define ARENA_KEEP_MAX (1024 * 1024)
 
@@ -21,6 +27,8 @@ struct arena_block {
 
 struct arena {
 	struct arena_block *blocks;	/* newest first */
+	size_t held;		/* bytes of its blocks, headers included, charged to the budget */
+	size_t refused;		/* see arena_refused() */
 	int active;
 };
 
@@ -33,6 +41,51 @@ static pthread_key_t arena_key;
 static int arena_installed;	/* cJSON's hooks point here: set once, before threads */
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 
+/* The budget shared by every thread's blocks and arena_charge(); 0: none. */
+static size_t arena_limit;
+static atomic_size_t arena_used;
+
+static int
+arena_take(size_t n)
+{
+	size_t used = atomic_load(&arena_used);
+
+	do {
+		if (arena_limit != 0 && (n > arena_limit || used > arena_limit - n))
+			return -1;
+	} while (!atomic_compare_exchange_weak(&arena_used, &used, used + n));
+	return 0;
+}
+
+static void
+arena_give(size_t n)
+{
+	atomic_fetch_sub(&arena_used, n);
+}
+
+static size_t
+arena_round(size_t n)
+{
+	return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+}
+
+/* What a block of size usable bytes costs: its header too. */
+static size_t
+arena_block_cost(size_t size)
+{
+	return arena_round(sizeof(struct arena_block)) + size;
+}
+
+static void
+arena_block_free(struct arena *a, struct arena_block *b)
+{
+	size_t cost = arena_block_cost(b->size);
+
+	a->held -= cost;
+	arena_give(cost);
+	free(b);
+}
+
 static void
 arena_destroy(void *p)
 {
@@ -41,7 +94,7 @@ arena_destroy(void *p)
 
 	for (b = a->blocks; b; b = next) {
 		next = b->next;
-		free(b);
+		arena_block_free(a, b);
 	}
 	free(a);
 }
@@ -62,12 +115,6 @@ arena_get(void)
 		pthread_setspecific(arena_key, arena_thread);
 	}
 	return arena_thread;
-}
-
-static size_t
-arena_round(size_t n)
-{
-	return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 }
 
 static char *
@@ -105,11 +152,19 @@ arena_malloc(size_t n)
 		return malloc(n);
 	b = a->blocks;
 	if (b == NULL || b->size - b->used < need) {
-		size = b ? b->size * 2 : ARENA_FIRST_BLOCK;
+		size = b == NULL ? ARENA_FIRST_BLOCK : b->size < ARENA_BLOCK_MAX ? b->size * 2 :
+		    ARENA_BLOCK_MAX;
 		while (size < need)
 			size *= 2;
-		if ((b = malloc(arena_round(sizeof(*b)) + size)) == NULL)
+		if (arena_take(arena_block_cost(size)) != 0) {
+			a->refused = a->held + arena_block_cost(size);
 			return NULL;
+		}
+		if ((b = malloc(arena_block_cost(size))) == NULL) {
+			arena_give(arena_block_cost(size));
+			return NULL;
+		}
+		a->held += arena_block_cost(size);
 		b->size = size;
 		b->used = 0;
 		b->next = a->blocks;
@@ -144,6 +199,7 @@ arena_begin(void)
 	if (!arena_installed || (a = arena_get()) == NULL)
 		return 0;	/* cJSON allocates with malloc, and its trees are freed one by one */
 	a->active = 1;
+	a->refused = 0;
 	return 1;
 }
 
@@ -168,12 +224,12 @@ arena_reset(void)
 	 */
 	for (b = a->blocks->next; b; b = next) {
 		next = b->next;
-		free(b);
+		arena_block_free(a, b);
 	}
 	a->blocks->next = NULL;
 	a->blocks->used = 0;
 	if (a->blocks->size > ARENA_KEEP_MAX) {
-		free(a->blocks);
+		arena_block_free(a, a->blocks);
 		a->blocks = NULL;
 	}
 }
@@ -186,4 +242,34 @@ arena_release(void)
 	pthread_setspecific(arena_key, NULL);
 	arena_destroy(arena_thread);
 	arena_thread = NULL;
+}
+
+void
+arena_set_budget(size_t bytes)
+{
+	arena_limit = bytes;
+}
+
+size_t
+arena_budget(void)
+{
+	return arena_limit;
+}
+
+int
+arena_charge(size_t bytes)
+{
+	return arena_take(bytes);
+}
+
+void
+arena_credit(size_t bytes)
+{
+	arena_give(bytes);
+}
+
+size_t
+arena_refused(void)
+{
+	return arena_thread ? arena_thread->refused : 0;
 }

@@ -2,6 +2,7 @@
  * main.c - command line: serve, review, check. The only place that exits.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,9 @@ static const char usage_text[] =
     "                        [--unsynced deny|allow] [--reservation-seconds N] [--client-ca FILE]\n"
     "                        [--db[=CONNINFO]]\n"
     "                        [--listen HOST:PORT] [--max-body-bytes N] [--log-level LEVEL]\n"
+    "                        [--max-connections N] [--max-connections-per-ip N]\n"
+    "                        [--idle-timeout SECONDS] [--request-timeout SECONDS]\n"
+    "                        [--max-request-memory BYTES] [--threads N]\n"
     "       poolguard review --config PATH [--inventory PATH]... [FILE|-]\n"
     "       poolguard check  --config PATH [--namespace NS] [-o text|json|junit]\n"
     "                        [--warnings-as-errors] PATH...\n"
@@ -62,6 +66,12 @@ struct cli {
 	const char *db_conninfo;		/* serve --db */
 	int with_db;
 	size_t body_cap;
+	unsigned max_connections;
+	unsigned per_ip;
+	unsigned idle_timeout;
+	unsigned request_timeout;
+	size_t request_memory;
+	unsigned threads;
 	int in_cluster;
 	const char *kubeconfig;
 	int unsynced_allow;
@@ -86,6 +96,12 @@ enum {
 	OPT_WARNINGS_AS_ERRORS,
 	OPT_CLIENT_CA,
 	OPT_DB,
+	OPT_MAX_CONNECTIONS,
+	OPT_PER_IP,
+	OPT_IDLE_TIMEOUT,
+	OPT_REQUEST_TIMEOUT,
+	OPT_REQUEST_MEMORY,
+	OPT_THREADS,
 	OPT_HELP
 };
 
@@ -106,6 +122,12 @@ static const struct option cli_options[] = {
 	{"warnings-as-errors", no_argument, NULL, OPT_WARNINGS_AS_ERRORS},
 	{"client-ca", required_argument, NULL, OPT_CLIENT_CA},
 	{"db", optional_argument, NULL, OPT_DB},
+	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+	{"max-connections-per-ip", required_argument, NULL, OPT_PER_IP},
+	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	{"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+	{"max-request-memory", required_argument, NULL, OPT_REQUEST_MEMORY},
+	{"threads", required_argument, NULL, OPT_THREADS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -119,11 +141,43 @@ usage_error(const char *fmt, const char *arg)
 	exit(EXIT_USAGE);
 }
 
+/*
+ * The value of a numeric flag: decimal digits only (with fraction, also one
+ * '.' between digits), from min to max. A sign, blanks, hexadecimal, an
+ * exponent or a value out of range is a usage error that names the flag;
+ * strtoul alone would have wrapped "-1" into a huge number.
+ */
+static double
+cli_number(const char *flag, const char *arg, double min, double max, int fraction)
+{
+	char message[256];
+	const char *p;
+	int digits = 0, dots = 0, ok = 1;
+	double value = 0;
+
+	for (p = arg; *p && ok; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (*p == '.' && fraction && dots++ == 0 && digits > 0 && p[1] >= '0' &&
+		    p[1] <= '9')
+			continue;
+		else
+			ok = 0;
+	}
+	if (ok && digits > 0)
+		value = strtod(arg, NULL);
+	if (!ok || digits == 0 || !(value >= min && value <= max)) {
+		snprintf(message, sizeof(message), "%s '%s': expected a %s from %.0f to %.0f", flag,
+		    arg, fraction ? "number" : "whole number", min, max);
+		usage_error("%s", message);
+	}
+	return value;
+}
+
 /* Parses the options every subcommand shares; returns the index of the first operand. */
 static int
 cli_parse(int argc, char **argv, struct cli *cli)
 {
-	char *end;
 	int c, level;
 
 	memset(cli, 0, sizeof(*cli));
@@ -155,10 +209,30 @@ cli_parse(int argc, char **argv, struct cli *cli)
 			cli->tls_key = optarg;
 			break;
 		case OPT_MAX_BODY:
-			cli->body_cap = strtoul(optarg, &end, 10);
-			if (*end != '\0' || cli->body_cap < 1024)
-				usage_error("--max-body-bytes '%s': expected a number of bytes, at "
-				    "least 1024", optarg);
+			cli->body_cap = (size_t)cli_number("--max-body-bytes", optarg, 1024,
+			    1024.0 * 1024 * 1024, 0);
+			break;
+		case OPT_MAX_CONNECTIONS:
+			cli->max_connections = (unsigned)cli_number("--max-connections", optarg, 1,
+			    65536, 0);
+			break;
+		case OPT_PER_IP:
+			cli->per_ip = (unsigned)cli_number("--max-connections-per-ip", optarg, 1,
+			    65536, 0);
+			break;
+		case OPT_IDLE_TIMEOUT:
+			cli->idle_timeout = (unsigned)cli_number("--idle-timeout", optarg, 1, 3600, 0);
+			break;
+		case OPT_REQUEST_TIMEOUT:
+			cli->request_timeout = (unsigned)cli_number("--request-timeout", optarg, 1,
+			    3600, 0);
+			break;
+		case OPT_REQUEST_MEMORY:
+			cli->request_memory = (size_t)cli_number("--max-request-memory", optarg,
+			    1024.0 * 1024, 1024.0 * 1024 * 1024 * 1024, 0);
+			break;
+		case OPT_THREADS:
+			cli->threads = (unsigned)cli_number("--threads", optarg, 1, 256, 0);
 			break;
 		case OPT_LOG_LEVEL:
 			if ((level = log_level_parse(optarg)) < 0)
@@ -198,10 +272,8 @@ cli_parse(int argc, char **argv, struct cli *cli)
 			cli->unsynced_allow = optarg[0] == 'a';
 			break;
 		case OPT_RESERVATION:
-			cli->reservation_seconds = strtod(optarg, &end);
-			if (*end != '\0' || cli->reservation_seconds < 0 ||
-			    cli->reservation_seconds > 3600)
-				usage_error("--reservation-seconds '%s': expected 0 to 3600", optarg);
+			cli->reservation_seconds = cli_number("--reservation-seconds", optarg, 0, 3600,
+			    1);
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -288,6 +360,13 @@ cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/*
+	 * glibc raises its mmap threshold to the size of each large block freed, so
+	 * after one burst of big requests their buffers come from the heap and
+	 * stay resident. A fixed threshold (the default's starting value) keeps
+	 * every buffer and arena block from 128 KiB up in mmap, given back on free.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	arena_install();
 	cli_reload_options(&cli, client, &reload);
 	if (reload_build(&reload, &snap, &err)) {
@@ -308,6 +387,12 @@ cmd_serve(int argc, char **argv)
 	opts.key_file = cli.tls_key;
 	opts.client_ca_file = cli.client_ca;
 	opts.body_cap = cli.body_cap;
+	opts.connection_limit = cli.max_connections;
+	opts.per_ip_limit = cli.per_ip;
+	opts.connection_timeout = cli.idle_timeout;
+	opts.request_timeout = cli.request_timeout;
+	opts.memory_budget = cli.request_memory;
+	opts.threads = cli.threads;
 	opts.validate = webhook_validate;
 	opts.ctx = &wh;
 	if (server_start(&opts, &srv, &err)) {

@@ -8,27 +8,46 @@
 #include "poolguard/budget.h"
 #include "poolguard/metrics.h"
 
-#define METRICS_SERIES_MAX 128
-
 /* Latency buckets in seconds: an admission takes tens of microseconds. */
 static const double metrics_buckets[] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5,
 };
 #define METRICS_BUCKETS (sizeof(metrics_buckets) / sizeof(metrics_buckets[0]))
 
-struct metrics_series {
-	char operation[16];
-	char resource[64];
-	char decision[8];
-	long count;
+/*
+ * The label values a request may produce. The last of each list, "other",
+ * stands for everything the list does not name; "" is a body that did not
+ * decode. So the table below has a fixed size and a client cannot add series.
+ */
+static const char *const metrics_operations[] = {
+	"", "CREATE", "UPDATE", "DELETE", "CONNECT", "other",
+};
+static const char *const metrics_resources[] = {
+	"", "deployments", "deployments/scale", "statefulsets", "statefulsets/scale",
+	"horizontalpodautoscalers", "other",
+};
+static const char *const metrics_decisions[] = {
+	"allow", "warn", "deny", "error", "other",
+};
+#define METRICS_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define METRICS_OPERATIONS METRICS_COUNT(metrics_operations)
+#define METRICS_RESOURCES METRICS_COUNT(metrics_resources)
+#define METRICS_DECISIONS METRICS_COUNT(metrics_decisions)
+
+static const char *const metrics_refusal_reasons[METRICS_REFUSALS] = {
+	[METRICS_REQUEST_TIMEOUT] = "request_timeout",
+	[METRICS_MEMORY_BUSY] = "memory_busy",
+	[METRICS_MEMORY_TOO_LARGE] = "memory_too_large",
+	[METRICS_BODY_TOO_LARGE] = "body_too_large",
+	[METRICS_CLIENT_CERTIFICATE] = "client_certificate",
 };
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct metrics_series metrics_requests[METRICS_SERIES_MAX];
-static size_t metrics_request_series;
+static long metrics_requests[METRICS_OPERATIONS][METRICS_RESOURCES][METRICS_DECISIONS];
 static long metrics_bucket_counts[METRICS_BUCKETS];
 static long metrics_latency_count;
 static double metrics_latency_sum;
+static atomic_long metrics_refusals[METRICS_REFUSALS];
 static atomic_long metrics_reloads_ok;
 static atomic_long metrics_reloads_failed;
 static atomic_long metrics_last_reload;
@@ -37,56 +56,131 @@ static atomic_long metrics_cert_expiry;
 void
 metrics_reset(void)
 {
+	size_t i;
+
 	pthread_mutex_lock(&metrics_lock);
-	metrics_request_series = 0;
+	memset(metrics_requests, 0, sizeof(metrics_requests));
 	memset(metrics_bucket_counts, 0, sizeof(metrics_bucket_counts));
 	metrics_latency_count = 0;
 	metrics_latency_sum = 0;
 	pthread_mutex_unlock(&metrics_lock);
+	for (i = 0; i < METRICS_REFUSALS; i++)
+		atomic_store(&metrics_refusals[i], 0);
 	atomic_store(&metrics_reloads_ok, 0);
 	atomic_store(&metrics_reloads_failed, 0);
 	atomic_store(&metrics_last_reload, 0);
 	atomic_store(&metrics_cert_expiry, 0);
 }
 
-/* Keeps a label value to characters that need no escaping, so the output stays valid. */
-static void
-metrics_label(char *out, size_t size, const char *in)
+/* The index of value in a list whose last entry is "other"; NULL counts as "". */
+static size_t
+metrics_index(const char *const *list, size_t n, const char *value)
 {
 	size_t i;
 
-	for (i = 0; in && in[i] && i + 1 < size; i++)
-		out[i] = (in[i] == '"' || in[i] == '\\' || in[i] == '\n') ? '_' : in[i];
-	out[i] = '\0';
+	for (i = 0; i + 1 < n; i++)
+		if (strcmp(list[i], value ? value : "") == 0)
+			return i;
+	return n - 1;
+}
+
+/*
+ * The length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), or 0 when s starts none.
+ */
+static size_t
+metrics_utf8_length(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Writes in as a label value of the text format into out: backslash, double
+ * quote and newline escaped, every byte that starts no valid UTF-8 sequence
+ * replaced by U+FFFD. Cut at a character when out is full, so the result is
+ * always valid.
+ */
+static void
+metrics_escape(char *out, size_t size, const char *in)
+{
+	const unsigned char *s = (const unsigned char *)(in ? in : "");
+	const char *add;
+	size_t n, len = 0, step;
+	char two[2];
+
+	while (*s) {
+		step = 1;
+		if (*s == '\\' || *s == '"' || *s == '\n') {
+			two[0] = '\\';
+			two[1] = *s == '\n' ? 'n' : (char)*s;
+			add = two;
+			n = 2;
+		} else if ((n = metrics_utf8_length(s)) != 0) {
+			add = (const char *)s;
+			step = n;
+		} else {
+			add = "\xef\xbf\xbd";
+			n = 3;
+		}
+		if (len + n + 1 > size)
+			break;
+		memcpy(out + len, add, n);
+		len += n;
+		s += step;
+	}
+	out[len] = '\0';
 }
 
 void
 metrics_count_request(const char *operation, const char *resource, const char *decision,
     double seconds)
 {
-	struct metrics_series key;
+	size_t o = metrics_index(metrics_operations, METRICS_OPERATIONS, operation);
+	size_t r = metrics_index(metrics_resources, METRICS_RESOURCES, resource);
+	size_t d = metrics_index(metrics_decisions, METRICS_DECISIONS, decision);
 	size_t i;
 
-	memset(&key, 0, sizeof(key));
-	metrics_label(key.operation, sizeof(key.operation), operation);
-	metrics_label(key.resource, sizeof(key.resource), resource);
-	metrics_label(key.decision, sizeof(key.decision), decision);
 	pthread_mutex_lock(&metrics_lock);
-	for (i = 0; i < metrics_request_series; i++)
-		if (strcmp(metrics_requests[i].operation, key.operation) == 0 &&
-		    strcmp(metrics_requests[i].resource, key.resource) == 0 &&
-		    strcmp(metrics_requests[i].decision, key.decision) == 0)
-			break;
-	if (i == metrics_request_series && i < METRICS_SERIES_MAX)
-		metrics_requests[metrics_request_series++] = key;
-	if (i < METRICS_SERIES_MAX)
-		metrics_requests[i].count++;
+	metrics_requests[o][r][d]++;
 	for (i = 0; i < METRICS_BUCKETS; i++)
 		if (seconds <= metrics_buckets[i])
 			metrics_bucket_counts[i]++;
 	metrics_latency_count++;
 	metrics_latency_sum += seconds;
 	pthread_mutex_unlock(&metrics_lock);
+}
+
+void
+metrics_count_refusal(enum metrics_refusal what)
+{
+	if (what < METRICS_REFUSALS)
+		atomic_fetch_add(&metrics_refusals[what], 1);
 }
 
 void
@@ -114,16 +208,20 @@ metrics_head(FILE *out, const char *name, const char *type, const char *help)
 static void
 metrics_write_requests(FILE *out)
 {
-	size_t i;
+	size_t i, o, r, d;
 
 	metrics_head(out, "poolguard_admission_requests_total", "counter",
 	    "Admission reviews answered, by operation, resource and decision.");
 	pthread_mutex_lock(&metrics_lock);
-	for (i = 0; i < metrics_request_series; i++)
-		fprintf(out, "poolguard_admission_requests_total{operation=\"%s\",resource=\"%s\","
-		    "decision=\"%s\"} %ld\n", metrics_requests[i].operation,
-		    metrics_requests[i].resource, metrics_requests[i].decision,
-		    metrics_requests[i].count);
+	/* The label values are the fixed lists above: nothing to escape. */
+	for (o = 0; o < METRICS_OPERATIONS; o++)
+		for (r = 0; r < METRICS_RESOURCES; r++)
+			for (d = 0; d < METRICS_DECISIONS; d++)
+				if (metrics_requests[o][r][d] != 0)
+					fprintf(out, "poolguard_admission_requests_total{operation="
+					    "\"%s\",resource=\"%s\",decision=\"%s\"} %ld\n",
+					    metrics_operations[o], metrics_resources[r],
+					    metrics_decisions[d], metrics_requests[o][r][d]);
 	metrics_head(out, "poolguard_admission_duration_seconds", "histogram",
 	    "Time to decode, judge and encode one admission review.");
 	for (i = 0; i < METRICS_BUCKETS; i++)
@@ -146,13 +244,13 @@ void
 metrics_write_sample(FILE *out, const char *name, const char *key, const char *value,
     double number)
 {
-	char label[128];
+	char label[512];
 
 	if (key == NULL) {
 		fprintf(out, "%s %.15g\n", name, number);
 		return;
 	}
-	metrics_label(label, sizeof(label), value);
+	metrics_escape(label, sizeof(label), value);
 	fprintf(out, "%s{%s=\"%s\"} %.15g\n", name, key, label, number);
 }
 
@@ -218,9 +316,16 @@ metrics_write_budget(FILE *out, const struct metrics_view *v)
 int
 metrics_write(FILE *out, const struct metrics_view *v)
 {
+	size_t i;
+
 	metrics_write_requests(out);
 	if (v && v->cfg)
 		metrics_write_budget(out, v);
+	metrics_head(out, "poolguard_requests_refused_total", "counter",
+	    "Requests the server refused or cut off before judging them, by reason.");
+	for (i = 0; i < METRICS_REFUSALS; i++)
+		metrics_write_sample(out, "poolguard_requests_refused_total", "reason",
+		    metrics_refusal_reasons[i], (double)atomic_load(&metrics_refusals[i]));
 	metrics_head(out, "poolguard_config_reloads_total", "counter",
 	    "Budget reloads, by result; a failed one leaves the last good budget in force.");
 	fprintf(out, "poolguard_config_reloads_total{result=\"success\"} %ld\n"

@@ -1,5 +1,6 @@
 /*
- * server.c - libmicrohttpd HTTPS daemon, routing and per-request state.
+ * server.c - libmicrohttpd HTTPS daemon, routing, per-request state, request
+ * deadlines and the memory budget of request bodies.
  */
 #include <netdb.h>
 #include <pthread.h>
@@ -17,8 +18,10 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
+#include "poolguard/arena.h"
 #include "poolguard/fileio.h"
 #include "poolguard/log.h"
+#include "poolguard/metrics.h"
 #include "poolguard/server.h"
 #include "poolguard/tlscert.h"
 
@@ -28,6 +31,10 @@
 #define SERVER_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 
 #define SERVER_CHAIN_MAX 8
+/* A body buffer starts this large (or at its Content-Length, when smaller) and doubles. */
+#define SERVER_BODY_FIRST (64 * 1024)
+/* How late past its deadline a connection may be closed. */
+#define SERVER_WATCH_MS 250
 
 /* A certificate chain and key in GnuTLS's form, as handed to each handshake. */
 struct server_cert {
@@ -47,6 +54,17 @@ static _Atomic(struct server_cert *) server_cert_current;
 static struct server_cert *server_cert_retired;
 static pthread_mutex_t server_cert_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * One open connection, from libmicrohttpd's start notification to its close
+ * notification, for the watchdog that closes it when its deadline passes.
+ */
+struct server_conn {
+	struct server_conn *prev, *next;
+	MHD_socket fd;
+	double deadline;	/* CLOCK_MONOTONIC seconds; 0: none (a request is being answered) */
+	int shut;		/* the watchdog has shut it down */
+};
+
 struct server {
 	struct MHD_Daemon *daemon;
 	struct server_options opts;
@@ -54,13 +72,20 @@ struct server {
 	unsigned port;
 	time_t not_after;
 	atomic_int in_flight;
+	/* The open connections and the watchdog thread that enforces their deadlines. */
+	pthread_mutex_t conn_lock;
+	pthread_cond_t conn_wake;
+	struct server_conn *conns;
+	pthread_t watchdog;
+	int watchdog_started;
+	int stopping;
 };
 
 /* Per-request state, freed in server_completed(). */
 struct server_request {
 	char *body;
 	size_t len;
-	size_t alloc;
+	size_t alloc;		/* also what the body has charged to the memory budget */
 	int status;		/* an error decided before the body is complete, or 0 */
 	unsigned long long declared;	/* Content-Length, 0 when absent */
 	int route;
@@ -73,6 +98,134 @@ enum server_route {
 	ROUTE_READYZ,
 	ROUTE_METRICS
 };
+
+static double
+server_now(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static struct server_conn *
+server_conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info;
+
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return info ? info->socket_context : NULL;
+}
+
+/*
+ * Sets the deadline of conn's connection: to at, or, with earliest, to at
+ * only when that comes before the deadline it has; at 0 clears it.
+ */
+static void
+server_conn_deadline(struct server *srv, struct MHD_Connection *conn, double at, int earliest)
+{
+	struct server_conn *c = server_conn_of(conn);
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&srv->conn_lock);
+	if (!earliest || c->deadline == 0 || at < c->deadline)
+		c->deadline = at;
+	pthread_mutex_unlock(&srv->conn_lock);
+}
+
+/*
+ * libmicrohttpd's connection start and close. A new connection must deliver
+ * its first request whole within request_timeout. The close notification
+ * comes before libmicrohttpd closes the socket, so the watchdog, which shuts
+ * sockets down under the same lock, never touches a descriptor that has been
+ * closed and perhaps reused.
+ */
+static void
+server_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct server *srv = cls;
+	const union MHD_ConnectionInfo *info;
+	struct server_conn *c;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (info == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+			return;		/* untracked: only the idle timeout applies to it */
+		c->fd = info->connect_fd;
+		c->deadline = server_now() + srv->opts.request_timeout;
+		pthread_mutex_lock(&srv->conn_lock);
+		c->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = c;
+		srv->conns = c;
+		pthread_mutex_unlock(&srv->conn_lock);
+		*socket_context = c;
+		return;
+	}
+	if ((c = *socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&srv->conn_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&srv->conn_lock);
+	free(c);
+	*socket_context = NULL;
+}
+
+/*
+ * Called when a request line has arrived, before its headers: the request
+ * must now be whole within request_timeout, and never later than the
+ * deadline the connection already has (from its start, or from its last
+ * answer when kept alive).
+ */
+static void *
+server_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct server *srv = cls;
+
+	(void)uri;
+	server_conn_deadline(srv, conn, server_now() + srv->opts.request_timeout, 1);
+	return NULL;
+}
+
+/*
+ * Shuts down the connections past their deadline. libmicrohttpd then sees the
+ * socket end, closes the connection and sends the close notification.
+ */
+static void *
+server_watchdog(void *arg)
+{
+	struct server *srv = arg;
+	struct server_conn *c;
+	struct timespec wake;
+	double now;
+
+	pthread_mutex_lock(&srv->conn_lock);
+	while (!srv->stopping) {
+		now = server_now();
+		for (c = srv->conns; c; c = c->next)
+			if (!c->shut && c->deadline != 0 && c->deadline <= now) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->shut = 1;
+				metrics_count_refusal(METRICS_REQUEST_TIMEOUT);
+			}
+		clock_gettime(CLOCK_MONOTONIC, &wake);
+		wake.tv_nsec += SERVER_WATCH_MS * 1000000L;
+		if (wake.tv_nsec >= 1000000000L) {
+			wake.tv_sec++;
+			wake.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->conn_wake, &srv->conn_lock, &wake);
+	}
+	pthread_mutex_unlock(&srv->conn_lock);
+	return NULL;
+}
 
 static enum MHD_Result
 server_reply_full(struct MHD_Connection *conn, unsigned status, char *body, const char *allow,
@@ -89,6 +242,9 @@ server_reply_full(struct MHD_Connection *conn, unsigned status, char *body, cons
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+	/* client-go retries a 429 or 5xx that carries Retry-After (the API server's webhook client). */
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	ret = MHD_queue_response(conn, status, response);
 	MHD_destroy_response(response);
 	return ret;
@@ -106,14 +262,37 @@ server_reply_typed(struct MHD_Connection *conn, unsigned status, char *body, con
 	return server_reply_full(conn, status, body, NULL, type);
 }
 
+/* What the JSON error of a request the server refuses says. */
+enum server_refusal {
+	REFUSE_BODY_CAP = 1000,		/* 413 */
+	REFUSE_MEMORY_TOO_LARGE,	/* 413 */
+	REFUSE_MEMORY_BUSY,		/* 503 */
+};
+
+/* The status of a request's error (a status, or one of enum server_refusal). */
+static unsigned
+server_status_of(int error)
+{
+	switch (error) {
+	case REFUSE_BODY_CAP:
+	case REFUSE_MEMORY_TOO_LARGE:
+		return MHD_HTTP_CONTENT_TOO_LARGE;
+	case REFUSE_MEMORY_BUSY:
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	default:
+		return (unsigned)error;
+	}
+}
+
 static enum MHD_Result
-server_reply_error(struct MHD_Connection *conn, unsigned status, const char *allow)
+server_reply_error(struct MHD_Connection *conn, int error, const char *allow)
 {
 	const char *what;
 	char *body;
-	size_t size = 200;
+	size_t size = 320;
+	unsigned status = server_status_of(error);
 
-	switch (status) {
+	switch (error) {
 	case MHD_HTTP_NOT_FOUND:
 		what = "not found: the webhook serves POST /validate, GET /healthz, GET /readyz "
 		    "and GET /metrics";
@@ -124,11 +303,25 @@ server_reply_error(struct MHD_Connection *conn, unsigned status, const char *all
 	case MHD_HTTP_UNSUPPORTED_MEDIA_TYPE:
 		what = "unsupported media type: send Content-Type: application/json";
 		break;
-	case MHD_HTTP_CONTENT_TOO_LARGE:
-		what = "request body too large";
+	case REFUSE_BODY_CAP:
+		what = "request body too large: over --max-body-bytes";
+		metrics_count_refusal(METRICS_BODY_TOO_LARGE);
+		break;
+	case REFUSE_MEMORY_TOO_LARGE:
+		what = "request body too large to judge: its parsed JSON needs more memory than "
+		    "--max-request-memory allows";
+		metrics_count_refusal(METRICS_MEMORY_TOO_LARGE);
+		break;
+	case REFUSE_MEMORY_BUSY:
+		what = "busy: the requests in flight hold the memory budget (--max-request-memory); "
+		    "retry";
+		metrics_count_refusal(METRICS_MEMORY_BUSY);
 		break;
 	case MHD_HTTP_FORBIDDEN:
-		what = "a client certificate signed by the configured client CA is required";
+		what = "a client certificate signed by the configured client CA, for client "
+		    "authentication (extended key usage clientAuth), is required: the API server "
+		    "sends one when its AdmissionConfiguration names it";
+		metrics_count_refusal(METRICS_CLIENT_CERTIFICATE);
 		break;
 	default:
 		what = "internal error";
@@ -148,11 +341,17 @@ server_is_json(const char *content_type)
 	    (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
-/* 1 when the peer presented a certificate that chains to the client CA. */
+/*
+ * 1 when the peer presented a certificate that chains to the client CA and
+ * may authenticate a TLS client: GnuTLS refuses one whose extended key usage
+ * lacks clientAuth (a serving certificate from the same CA, say), and takes
+ * one with no extended key usage at all.
+ */
 static int
 server_client_verified(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *info;
+	gnutls_typed_vdata_st purpose;
 	gnutls_session_t tls;
 	unsigned int status = 1, count = 0;
 
@@ -162,7 +361,10 @@ server_client_verified(struct MHD_Connection *conn)
 	tls = info->tls_session;
 	if (gnutls_certificate_get_peers(tls, &count) == NULL || count == 0)
 		return 0;
-	return gnutls_certificate_verify_peers2(tls, &status) == 0 && status == 0;
+	memset(&purpose, 0, sizeof(purpose));
+	purpose.type = GNUTLS_DT_KEY_PURPOSE_OID;
+	purpose.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT;
+	return gnutls_certificate_verify_peers(tls, &purpose, 1, &status) == 0 && status == 0;
 }
 
 /* Decides the route and any error that needs no body, on the first call. */
@@ -185,7 +387,7 @@ server_route(struct server *srv, struct MHD_Connection *conn, const char *url,
 		else if ((length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL &&
 		    (req->declared = strtoull(length, NULL, 10)) > srv->opts.body_cap)
-			req->status = MHD_HTTP_CONTENT_TOO_LARGE;
+			req->status = REFUSE_BODY_CAP;
 	} else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
 	    (strcmp(url, "/metrics") == 0 && srv->opts.metrics)) {
 		req->route = url[1] == 'h' ? ROUTE_HEALTHZ : url[1] == 'r' ? ROUTE_READYZ :
@@ -196,27 +398,53 @@ server_route(struct server *srv, struct MHD_Connection *conn, const char *url,
 		req->status = MHD_HTTP_NOT_FOUND;
 }
 
-/* Appends upload data, or marks the request 413 once it passes the cap. */
+/* Frees the body and gives back what it charged to the memory budget. */
+static void
+server_drop_body(struct server_request *req)
+{
+	free(req->body);
+	req->body = NULL;
+	arena_credit(req->alloc);
+	req->alloc = 0;
+}
+
+/*
+ * Appends upload data. The buffer grows by doubling, up to the Content-Length
+ * or the cap, and every growth is charged to the memory budget first: a body
+ * over the cap marks the request 413, one the budget cannot take now 503.
+ * Either way the body is dropped and the rest of the upload read and ignored,
+ * so the client is still listening when the error comes.
+ */
 static void
 server_append(struct server *srv, struct server_request *req, const char *data, size_t size)
 {
+	size_t alloc, most;
 	char *grown;
-	size_t alloc;
 
 	if (req->status != 0)
 		return;
 	if (size > srv->opts.body_cap - req->len) {
-		req->status = MHD_HTTP_CONTENT_TOO_LARGE;
-		free(req->body);
-		req->body = NULL;
+		req->status = REFUSE_BODY_CAP;
+		server_drop_body(req);
 		return;
 	}
 	if (req->len + size + 1 > req->alloc) {
-		alloc = req->alloc ? req->alloc : req->declared ? req->declared + 1 : 16384;
+		most = (req->declared && req->declared < srv->opts.body_cap ? req->declared :
+		    srv->opts.body_cap) + 1;
+		alloc = req->alloc ? req->alloc : SERVER_BODY_FIRST;
 		while (alloc < req->len + size + 1)
 			alloc *= 2;
+		if (alloc > most)
+			alloc = most > req->len + size + 1 ? most : req->len + size + 1;
+		if (arena_charge(alloc - req->alloc) != 0) {
+			req->status = REFUSE_MEMORY_BUSY;
+			server_drop_body(req);
+			return;
+		}
 		if ((grown = realloc(req->body, alloc)) == NULL) {
+			arena_credit(alloc - req->alloc);
 			req->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+			server_drop_body(req);
 			return;
 		}
 		req->body = grown;
@@ -227,6 +455,33 @@ server_append(struct server *srv, struct server_request *req, const char *data, 
 	req->body[req->len] = '\0';
 }
 
+/*
+ * Hands a whole body to the validate callback. When the callback's JSON tree
+ * was refused memory, the answer it made (400, not valid JSON) is replaced:
+ * 413 when the request could never fit the budget, 503 when others held it.
+ */
+static enum MHD_Result
+server_validate(struct server *srv, struct MHD_Connection *conn, struct server_request *req)
+{
+	char *response = NULL;
+	size_t refused;
+	int status = 0;
+
+	srv->opts.validate(srv->opts.ctx, req->body ? req->body : "", req->len, &status,
+	    &response);
+	if ((refused = arena_refused()) != 0) {
+		free(response);
+		log_message(LOG_WARN, "request_refused", "parsing a body of %zu bytes needed more of "
+		    "the memory budget (%zu bytes) than %s", req->len, arena_budget(),
+		    refused + req->alloc > arena_budget() ? "it has" : "was free");
+		return server_reply_error(conn, refused + req->alloc > arena_budget() ?
+		    REFUSE_MEMORY_TOO_LARGE : REFUSE_MEMORY_BUSY, NULL);
+	}
+	if (response == NULL)
+		return server_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+	return server_reply(conn, (unsigned)status, response, NULL);
+}
+
 static enum MHD_Result
 server_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -234,7 +489,6 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 	struct server *srv = cls;
 	struct server_request *req = *con_cls;
 	char *response = NULL;
-	int status = 0;
 
 	(void)version;
 	if (req == NULL) {
@@ -248,9 +502,10 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		 * listening when the 413 comes; one far past it is refused at once,
 		 * at the risk of a reset the client may see instead.
 		 */
-		if (req->status == MHD_HTTP_CONTENT_TOO_LARGE && req->declared / 16 >
-		    srv->opts.body_cap)
-			return server_reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
+		if (req->status == REFUSE_BODY_CAP && req->declared / 16 > srv->opts.body_cap) {
+			server_conn_deadline(srv, conn, 0, 0);
+			return server_reply_error(conn, REFUSE_BODY_CAP, NULL);
+		}
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -258,8 +513,10 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	/* The request is whole: no deadline while it is judged and answered. */
+	server_conn_deadline(srv, conn, 0, 0);
 	if (req->status != 0)
-		return server_reply_error(conn, (unsigned)req->status,
+		return server_reply_error(conn, req->status,
 		    req->status != MHD_HTTP_METHOD_NOT_ALLOWED ? NULL :
 		    req->route == ROUTE_VALIDATE ? "POST" : "GET, HEAD");
 	switch (req->route) {
@@ -281,11 +538,7 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		return server_reply_typed(conn, MHD_HTTP_OK, response,
 		    "text/plain; version=0.0.4; charset=utf-8");
 	case ROUTE_VALIDATE:
-		srv->opts.validate(srv->opts.ctx, req->body ? req->body : "", req->len, &status,
-		    &response);
-		if (response == NULL)
-			return server_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
-		return server_reply(conn, (unsigned)status, response, NULL);
+		return server_validate(srv, conn, req);
 	default:
 		return server_reply_error(conn, MHD_HTTP_NOT_FOUND, NULL);
 	}
@@ -298,11 +551,12 @@ server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct server *srv = cls;
 	struct server_request *req = *con_cls;
 
-	(void)conn;
 	(void)code;
+	/* Kept alive: the next request line must come within the idle timeout. */
+	server_conn_deadline(srv, conn, server_now() + srv->opts.connection_timeout, 0);
 	if (req == NULL)
 		return;
-	free(req->body);
+	server_drop_body(req);
 	free(req);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->in_flight, 1);
@@ -349,8 +603,11 @@ server_parse_listen(const char *listen, struct sockaddr_storage *addr, int *any,
 			goto bad;
 		end = colon;
 	}
+	/* Digits only: strtoul would take a sign or leading blanks. */
+	if (colon[1] < '0' || colon[1] > '9')
+		goto bad;
 	p = strtoul(colon + 1, &stop, 10);
-	if (colon[1] == '\0' || *stop != '\0' || p > 65535)
+	if (*stop != '\0' || p > 65535)
 		goto bad;
 	*port = (unsigned)p;
 	n = (size_t)(end - start);
@@ -519,11 +776,85 @@ server_daemon(struct server *srv, unsigned flags, unsigned port, struct sockaddr
 	    MHD_OPTION_HTTPS_PRIORITIES, SERVER_TLS_PRIORITIES,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, srv->opts.connection_limit,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opts.per_ip_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.connection_timeout,
 	    MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, server_notify_connection, srv,
+	    MHD_OPTION_URI_LOG_CALLBACK, server_request_line, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, server_log, srv,
 	    addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
 	    MHD_OPTION_END);
+}
+
+/* Fills in the defaults of the options left 0 and checks that they fit together. */
+static int
+server_settle_options(struct server_options *o, struct pg_error *err)
+{
+	if (o->connection_limit == 0)
+		o->connection_limit = SERVER_DEFAULT_CONNECTIONS;
+	if (o->per_ip_limit == 0)
+		o->per_ip_limit = o->connection_limit > 1 ? o->connection_limit / 2 : 1;
+	if (o->connection_timeout == 0)
+		o->connection_timeout = SERVER_DEFAULT_IDLE_TIMEOUT;
+	if (o->request_timeout == 0)
+		o->request_timeout = SERVER_DEFAULT_REQUEST_TIMEOUT;
+	if (o->body_cap == 0)
+		o->body_cap = SERVER_DEFAULT_BODY_CAP;
+	if (o->memory_budget == 0)
+		o->memory_budget = SERVER_DEFAULT_MEMORY;
+	if (o->per_ip_limit > o->connection_limit)
+		return pg_error_set(err, PG_ERR_INVALID, "--max-connections-per-ip %u is more than "
+		    "--max-connections %u", o->per_ip_limit, o->connection_limit);
+	if (o->memory_budget / 2 < o->body_cap)
+		return pg_error_set(err, PG_ERR_INVALID, "--max-request-memory %zu is less than "
+		    "twice --max-body-bytes %zu: a body that size could never be parsed",
+		    o->memory_budget, o->body_cap);
+	return PG_OK;
+}
+
+static int
+server_watchdog_start(struct server *srv, struct pg_error *err)
+{
+	pthread_condattr_t attr;
+
+	pthread_mutex_init(&srv->conn_lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->conn_wake, &attr);
+	pthread_condattr_destroy(&attr);
+	if (pthread_create(&srv->watchdog, NULL, server_watchdog, srv) != 0)
+		return pg_error_set(err, PG_ERR_IO, "unable to start the connection watchdog");
+	srv->watchdog_started = 1;
+	return PG_OK;
+}
+
+static void
+server_watchdog_stop(struct server *srv)
+{
+	if (srv->watchdog_started) {
+		pthread_mutex_lock(&srv->conn_lock);
+		srv->stopping = 1;
+		pthread_cond_signal(&srv->conn_wake);
+		pthread_mutex_unlock(&srv->conn_lock);
+		pthread_join(srv->watchdog, NULL);
+		srv->watchdog_started = 0;
+	}
+}
+
+/* After the daemon has stopped: the watchdog's state. */
+static void
+server_watchdog_release(struct server *srv)
+{
+	struct server_conn *c, *next;
+
+	server_watchdog_stop(srv);
+	for (c = srv->conns; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	srv->conns = NULL;
+	pthread_cond_destroy(&srv->conn_wake);
+	pthread_mutex_destroy(&srv->conn_lock);
 }
 
 int
@@ -540,17 +871,17 @@ server_start(const struct server_options *opts, struct server **out, struct pg_e
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return pg_error_set(err, PG_ERR_NOMEM, "out of memory");
 	srv->opts = *opts;
-	if (srv->opts.connection_limit == 0)
-		srv->opts.connection_limit = 1000;
-	if (srv->opts.connection_timeout == 0)
-		srv->opts.connection_timeout = 30;
-	if (srv->opts.body_cap == 0)
-		srv->opts.body_cap = SERVER_DEFAULT_BODY_CAP;
+	if ((result = server_settle_options(&srv->opts, err)) != PG_OK) {
+		free(srv);
+		return result;
+	}
+	arena_set_budget(srv->opts.memory_budget);
 	if (opts->client_ca_file && (result = fileio_read(opts->client_ca_file, SERVER_PEM_MAX,
 	    &srv->client_ca_pem, &cert_len, err)))
 		goto fail;
 	if ((result = server_reload_certificate(srv, err)) ||
-	    (result = server_parse_listen(opts->listen, &addr, &any, &port, err)))
+	    (result = server_parse_listen(opts->listen, &addr, &any, &port, err)) ||
+	    (result = server_watchdog_start(srv, err)))
 		goto fail;
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 	    MHD_USE_ERROR_LOG;
@@ -571,6 +902,8 @@ server_start(const struct server_options *opts, struct server **out, struct pg_e
 	*out = srv;
 	return PG_OK;
 fail:
+	if (srv->watchdog_started)
+		server_watchdog_release(srv);
 	free(srv->client_ca_pem);
 	free(srv);
 	return result;
@@ -607,7 +940,10 @@ server_stop(struct server *srv, unsigned grace_ms)
 		nanosleep(&pause, NULL);
 		waited += 10;
 	}
+	/* The watchdog goes first: stopping the daemon closes every connection it tracks. */
+	server_watchdog_stop(srv);
 	MHD_stop_daemon(srv->daemon);
+	server_watchdog_release(srv);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
 	pthread_mutex_lock(&server_cert_lock);

@@ -15,9 +15,30 @@
 #include "poolguard/inventory.h"
 #include "poolguard/live.h"
 
-/* Counts one admission: operation (CREATE...), resource (deployments/scale), decision. */
+/*
+ * Counts one admission: operation (CREATE...), resource (deployments/scale),
+ * decision (allow, warn, deny, error). The values come from the request, so
+ * they are not used as labels as they are: an operation other than CREATE,
+ * UPDATE, DELETE or CONNECT counts as "other", a resource outside the ones the
+ * webhook is registered for as "other", and an empty one (a body that did not
+ * decode) stays empty. The series are a fixed table, so none can crowd out
+ * another.
+ */
 void metrics_count_request(const char *operation, const char *resource, const char *decision,
     double seconds);
+
+/* What the server refused or cut off before a request reached the webhook. */
+enum metrics_refusal {
+	METRICS_REQUEST_TIMEOUT,	/* connection closed: the request did not arrive in time */
+	METRICS_MEMORY_BUSY,		/* 503: the requests in flight held the memory budget */
+	METRICS_MEMORY_TOO_LARGE,	/* 413: the request alone does not fit the memory budget */
+	METRICS_BODY_TOO_LARGE,		/* 413: the body is over --max-body-bytes */
+	METRICS_CLIENT_CERTIFICATE,	/* 403: no acceptable client certificate */
+	METRICS_REFUSALS
+};
+
+/* Counts one refusal. */
+void metrics_count_refusal(enum metrics_refusal what);
 
 /* Counts a config reload; success also records its time. */
 void metrics_count_reload(int success, time_t when);
@@ -41,8 +62,10 @@ struct metrics_view {
 int metrics_write(FILE *out, const struct metrics_view *view);
 
 /*
- * Writes one sample, `name{key="value"} number`, with the label value kept to
- * characters that need no escaping; key NULL writes a sample without labels.
+ * Writes one sample, `name{key="value"} number`, the value escaped as the
+ * text format wants (backslash, double quote, newline) and kept valid UTF-8
+ * (a byte that starts no valid sequence becomes U+FFFD); key NULL writes a
+ * sample without labels.
  */
 void metrics_write_sample(FILE *out, const char *name, const char *key, const char *value,
     double number);

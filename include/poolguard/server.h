@@ -1,10 +1,15 @@
 /*
- * server.h - the HTTPS server: libmicrohttpd with TLS, routing, body caps.
+ * server.h - the HTTPS server: libmicrohttpd with TLS, routing, body caps,
+ * deadlines and the memory budget of requests.
  *
  * Routes: POST /validate (handed to the validate callback), GET /healthz,
- * GET /readyz, GET /metrics. The server answers every malformed request itself with a
- * JSON error: 404 unknown path, 405 wrong method, 415 a content type other
- * than JSON, 413 a body over the cap; it never exits on a request.
+ * GET /readyz, GET /metrics. The errors the server decides are JSON: 404
+ * unknown path, 405 wrong method, 415 a content type other than JSON, 403 no
+ * client certificate (with a client CA), 413 a body over the cap or too large
+ * to parse within the memory budget, 503 with Retry-After when the requests
+ * in flight hold the budget. libmicrohttpd answers the requests it cannot
+ * parse itself (bad Content-Length, oversized headers, unknown HTTP versions)
+ * with its own HTML bodies. The server never exits on a request.
  */
 #ifndef POOLGUARD_SERVER_H
 #define POOLGUARD_SERVER_H
@@ -16,6 +21,10 @@
 
 #define SERVER_DEFAULT_LISTEN ":8443"
 #define SERVER_DEFAULT_BODY_CAP (4 * 1024 * 1024)
+#define SERVER_DEFAULT_CONNECTIONS 1000
+#define SERVER_DEFAULT_IDLE_TIMEOUT 30
+#define SERVER_DEFAULT_REQUEST_TIMEOUT 10
+#define SERVER_DEFAULT_MEMORY (32 * 1024 * 1024)
 
 /*
  * Called for each complete POST /validate body. Sets *status (200, or 400 for
@@ -34,7 +43,22 @@ struct server_options {
 	size_t body_cap;
 	unsigned threads;		/* 0: one per core */
 	unsigned connection_limit;
+	unsigned per_ip_limit;		/* connections one client address may hold; 0: half the limit */
 	unsigned connection_timeout;	/* seconds a connection may idle */
+	/*
+	 * Seconds a request may take to arrive whole (TLS handshake, head and
+	 * body): counted from the connection's start for its first request;
+	 * on a kept-alive connection the next request line must come within
+	 * connection_timeout of the last answer, however many bytes trickle
+	 * in, and the request must then be whole within request_timeout of it.
+	 * A connection past its deadline is closed.
+	 */
+	unsigned request_timeout;
+	/*
+	 * Bytes that the bodies and parsed JSON trees of all requests in flight
+	 * may hold together (arena.h); at least twice body_cap. 0: the default.
+	 */
+	size_t memory_budget;
 	server_validate_fn validate;
 	int (*ready)(void *ctx);		/* /readyz: 1 ready, 0 not (503); NULL: always */
 	char *(*metrics)(void *ctx);		/* GET /metrics: a malloc()ed text, or NULL: 500 */

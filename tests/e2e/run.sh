@@ -5,8 +5,10 @@
 #   bash tests/e2e/run.sh          (from the repository root; `make e2e` builds first, then runs it)
 #
 # Brings up etcd and kube-apiserver on free ports of 127.0.0.1, applies manifests/rbac.yaml,
-# starts build/poolguard with a kubeconfig of its service account, registers it as a
-# ValidatingWebhookConfiguration, checks the install manifests (manifests/, server-side dry runs
+# starts build/poolguard with a kubeconfig of its service account and --client-ca, as the
+# shipped Deployment does, registers it as a ValidatingWebhookConfiguration, with the API server
+# presenting the client certificate of certs/make-certs.sh through its
+# --admission-control-config-file, checks the install manifests (manifests/, server-side dry runs
 # only) and plays the scenarios below. Every step prints "ok - NAME" or
 # "not ok - NAME" with what went wrong; the last line is "N passed, N failed" and the exit status
 # is 0 only when nothing failed.
@@ -345,8 +347,38 @@ etcd_healthy() {
 # --endpoint-reconciler-type=none: the default reconciler publishes the advertise address as the
 # endpoints of the `kubernetes` Service, and a loopback address is refused there ("may not be in
 # the loopback range"), an error logged again and again.
+# The API server's admission configuration: for the ValidatingAdmissionWebhook plugin, a
+# kubeconfig whose user, named after the webhook's host and port (the URL's, 127.0.0.1:PORT; a
+# webhook registered by Service is poolguard.poolguard-system.svc), holds the client certificate
+# certs/make-certs.sh issued, as in the apiserver/ files of manifests/local/make-overlay.sh.
+write_admission_config() {
+	cat >"$tmp/admission-configuration.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+  - name: ValidatingAdmissionWebhook
+    configuration:
+      apiVersion: apiserver.config.k8s.io/v1
+      kind: WebhookAdmissionConfiguration
+      kubeConfigFile: $tmp/poolguard-webhook.kubeconfig
+EOF
+	(
+		umask 077
+		cat >"$tmp/poolguard-webhook.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+users:
+  - name: 127.0.0.1:$pg_port
+    user:
+      client-certificate-data: $(base64 -w0 certs/out/apiserver-client.crt)
+      client-key-data: $(base64 -w0 certs/out/apiserver-client.key)
+EOF
+	)
+}
+
 start_apiserver() {
 	mkdir -p "$tmp/apiserver"
+	write_admission_config
 	"$KUBE_APISERVER" \
 	    --etcd-servers="http://127.0.0.1:$etcd_port" \
 	    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
@@ -359,6 +391,7 @@ start_apiserver() {
 	    --service-account-signing-key-file="$tmp/pki/sa.key" \
 	    --service-cluster-ip-range=10.96.0.0/24 \
 	    --endpoint-reconciler-type=none \
+	    --admission-control-config-file="$tmp/admission-configuration.yaml" \
 	    --profiling=false \
 	    >"$tmp/logs/kube-apiserver.log" 2>&1 &
 	apiserver_pid=$!
@@ -399,6 +432,7 @@ EOF
 pg_start() {
 	local args=(serve --config "$tmp/budget.yaml"
 	    --tls-cert certs/out/serving.crt --tls-key certs/out/serving.key
+	    --client-ca certs/out/ca.crt
 	    --listen "127.0.0.1:$pg_port")
 	if [ -n "${E2E_INVENTORY:-}" ]; then
 		args+=(--inventory "$E2E_INVENTORY")
@@ -503,7 +537,10 @@ bring_up() {
 	for b in "${KUBECTL:-}" "${KUBE_APISERVER:-}" "${ETCD:-}" "$poolguard_bin"; do
 		[ -x "$b" ] || problem "'$b' is not an executable (run make, or tests/e2e/tools/build.sh)"
 	done
-	{ [ -s certs/out/ca.crt ] && [ -s certs/out/serving.key ]; } ||
+	# make-certs.sh keeps what exists and adds what is missing (the API server's client
+	# certificate, in a certs/out from before it issued one).
+	{ [ -s certs/out/ca.crt ] && [ -s certs/out/serving.key ] &&
+	    [ -s certs/out/apiserver-client.key ]; } ||
 	    sh certs/make-certs.sh certs/out >/dev/null 2>&1 ||
 	    problem "cannot make certs/out (sh certs/make-certs.sh certs/out)"
 	command -v python3 >/dev/null || problem "python3 is needed to pick free ports"
@@ -604,6 +641,25 @@ EOF
 	fi
 	end || skip=${skip:-"the webhook is not active"}
 	[ -n "$skip" ] || echo "# webhook active in $(since "$t"); bring-up took $(since "$t0")"
+
+	# The probe above was judged, so the API server presented its client certificate: a call
+	# that poolguard answers 403 fails ("failed calling webhook"), it is not a denial.
+	local url="https://127.0.0.1:${pg_port:-0}/validate"
+	local review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"e2e-mtls","operation":"CREATE"}}'
+	begin "POST /validate needs the API server's client certificate: none, or poolguard's serving certificate (no clientAuth), gets 403"
+	run curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert certs/out/ca.crt \
+	    -H 'Content-Type: application/json' --data-binary "$review" "$url"
+	expect_eq "status without a client certificate" "$out" 403
+	run curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert certs/out/ca.crt \
+	    --cert certs/out/serving.crt --key certs/out/serving.key \
+	    -H 'Content-Type: application/json' --data-binary "$review" "$url"
+	expect_eq "status with the serving certificate" "$out" 403
+	run curl -sS -w '\n%{http_code}' --max-time 5 --cacert certs/out/ca.crt \
+	    --cert certs/out/apiserver-client.crt --key certs/out/apiserver-client.key \
+	    -H 'Content-Type: application/json' --data-binary "$review" "$url"
+	expect_eq "status with the API server's client certificate" "${out##*$'\n'}" 200
+	[ -n "$skip" ] || has "$out" '"uid":"e2e-mtls"' || problem "no AdmissionReview answer: $out"
+	end
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -651,9 +707,24 @@ check_manifests() {
 	expect_ok
 	[ -n "$skip" ] || has "$out" "secret/poolguard-tls" || problem "the dry run did not list secret/poolguard-tls"
 
+	# The API server's side of the local overlay: the admission configuration and the kubeconfig
+	# it names, with the client certificate under the Service's name.
+	run k config view --kubeconfig "$copy/local/generated/apiserver/poolguard-webhook.kubeconfig" \
+	    -o 'jsonpath={.users[0].name}'
+	expect_ok
+	expect_eq "the user of generated/apiserver/poolguard-webhook.kubeconfig" "$out" \
+	    poolguard.poolguard-system.svc
+	[ -n "$skip" ] || grep -q 'kind: WebhookAdmissionConfiguration' \
+	    "$copy/local/generated/apiserver/admission-configuration.yaml" ||
+	    problem "generated/apiserver/admission-configuration.yaml names no WebhookAdmissionConfiguration"
+	run k kustomize manifests
+	[ -n "$skip" ] || has "$out" "- /etc/poolguard/tls/ca.crt" ||
+	    problem "the base Deployment does not run poolguard with --client-ca /etc/poolguard/tls/ca.crt"
+
 	run k kustomize manifests/overlays/cert-manager
 	expect_ok
 	for want in "kind: Certificate" "kind: Issuer" "secretName: poolguard-tls" \
+	    "secretName: poolguard-apiserver-client" \
 	    "cert-manager.io/inject-ca-from: poolguard-system/poolguard"; do
 		[ -n "$skip" ] || has "$out" "$want" || problem "the cert-manager overlay lacks '$want'"
 	done

@@ -573,6 +573,163 @@ test_decision_log(void **state)
 	free(log);
 }
 
+/*
+ * Every numeric flag refuses a negative number, a number out of range and
+ * anything that is not plain digits, naming the flag; strtoul used to wrap
+ * --max-body-bytes -1 into no cap at all. The certificate does not exist, so
+ * a value that slipped through would fail later, on the certificate instead.
+ */
+static void
+test_numeric_flags(void **state)
+{
+	static const struct {
+		const char *flag;
+		const char *value;
+		const char *message;
+	} rows[] = {
+		{"--max-body-bytes", "-1", "--max-body-bytes '-1': expected a whole number from 1024 "
+		    "to 1073741824"},
+		{"--max-body-bytes", "18446744073709551615", "--max-body-bytes '18446744073709551615'"},
+		{"--max-body-bytes", " 4096", "--max-body-bytes ' 4096': expected a whole number"},
+		{"--max-body-bytes", "4e6", "--max-body-bytes '4e6': expected a whole number"},
+		{"--max-body-bytes", "0x1000", "--max-body-bytes '0x1000': expected a whole number"},
+		{"--max-connections", "-1", "--max-connections '-1': expected a whole number from 1 to "
+		    "65536"},
+		{"--max-connections", "0", "--max-connections '0': expected"},
+		{"--max-connections-per-ip", "-5", "--max-connections-per-ip '-5': expected a whole "
+		    "number from 1 to 65536"},
+		{"--idle-timeout", "-1", "--idle-timeout '-1': expected a whole number from 1 to 3600"},
+		{"--idle-timeout", "3601", "--idle-timeout '3601': expected"},
+		{"--request-timeout", "-1", "--request-timeout '-1': expected a whole number from 1 to "
+		    "3600"},
+		{"--request-timeout", "1.5", "--request-timeout '1.5': expected a whole number"},
+		{"--max-request-memory", "-1", "--max-request-memory '-1': expected a whole number from "
+		    "1048576 to 1099511627776"},
+		{"--threads", "-2", "--threads '-2': expected a whole number from 1 to 256"},
+		{"--threads", "", "--threads '': expected"},
+		{"--reservation-seconds", "-1", "--reservation-seconds '-1': expected a number from 0 "
+		    "to 3600"},
+		{"--reservation-seconds", "nan", "--reservation-seconds 'nan': expected a number"},
+		{"--reservation-seconds", "1e3", "--reservation-seconds '1e3': expected a number"},
+	};
+	const char *argv[16];
+	char *out, *err;
+	size_t i;
+
+	(void)state;
+	argv[0] = POOLGUARD_BIN;
+	argv[1] = "serve";
+	argv[2] = "--config";
+	argv[3] = world.budget;
+	argv[4] = "--tls-cert";
+	argv[5] = "/nonexistent/serving.crt";
+	argv[6] = "--tls-key";
+	argv[7] = "/nonexistent/serving.key";
+	argv[8] = "--listen";
+	argv[9] = "127.0.0.1:0";
+	argv[12] = NULL;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		argv[10] = rows[i].flag;
+		argv[11] = rows[i].value;
+		assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+		print_message("%s '%s': %.*s\n", rows[i].flag, rows[i].value,
+		    (int)strcspn(err, "\n"), err);
+		assert_contains(err, rows[i].message);
+		free(out);
+		free(err);
+	}
+	/* Values that are fine alone but not together. */
+	argv[10] = "--max-request-memory";
+	argv[11] = "4194304";
+	assert_int_equal(harness_run(argv, NULL, &out, &err), 2);
+	assert_contains(err, "--max-request-memory 4194304 is less than twice --max-body-bytes "
+	    "4194304");
+	free(out);
+	free(err);
+}
+
+/* Counts occurrences of text in a string. */
+static int
+count_of(const char *hay, const char *text)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, text)) != NULL) {
+		n++;
+		hay += strlen(text);
+	}
+	return n;
+}
+
+/*
+ * The report's metrics attack: 130 junk operations, an operation of invalid
+ * UTF-8 and a resource with quotes, then a real denial. The denial must be
+ * counted (the table used to fill up at 128 series and drop it), the junk must
+ * land in "other", and promtool must accept the scrape (invalid UTF-8 used to
+ * make every later scrape fail). Budget names with quotes, a backslash, a
+ * newline and non-ASCII letters are escaped.
+ */
+static void
+test_metrics_hostile_labels(void **state)
+{
+	static const char odd_budget[] =
+	    "cluster: {name: 'shared \"pg\" \\ x', maxConnections: 300, reservedConnections: 3}\n"
+	    "roles:\n"
+	    "  - name: \"synergyflow_app\\nä\"\n"
+	    "    connectionLimit: 200\n"
+	    "    namespaces: [synergyflow]\n";
+	struct harness_server s;
+	struct harness_response r;
+	char budget[512], path[600], cmd[800], body[512], *deny, *out, *err;
+	const char *extra[] = {"--config", budget, "--inventory", world.inventory, NULL};
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	int i;
+
+	(void)state;
+	snprintf(budget, sizeof(budget), "%s/odd-names.yaml", world.dir);
+	harness_write(budget, odd_budget);
+	assert_int_equal(harness_start(&s, world.dir, extra), 0);
+	for (i = 0; i < 132; i++) {
+		snprintf(body, sizeof(body), "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":"
+		    "\"AdmissionReview\",\"request\":{\"uid\":\"x\",\"operation\":\"%s%d\","
+		    "\"resource\":{\"group\":\"apps\",\"version\":\"v1\",\"resource\":\"%s\"}}}",
+		    i == 130 ? "\xff\xfe" : "JUNK", i, i == 131 ? "a\\\"b\\\\c" : "deployments");
+		r = harness_post_json(&s, body);
+		assert_int_equal(r.status, 200);
+		harness_response_free(&r);
+	}
+	deny = scale_review(11);
+	r = harness_post_json(&s, deny);
+	assert_contains(r.body, "\"allowed\":false");
+	harness_response_free(&r);
+	free(deny);
+	r = harness_request(&s, "GET", "/metrics", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_contains(r.body, "poolguard_admission_requests_total{operation=\"UPDATE\","
+	    "resource=\"deployments/scale\",decision=\"deny\"} 1\n");
+	assert_contains(r.body, "poolguard_admission_requests_total{operation=\"other\","
+	    "resource=\"deployments\",decision=\"allow\"} 131\n");
+	assert_contains(r.body, "poolguard_admission_requests_total{operation=\"other\","
+	    "resource=\"other\",decision=\"allow\"} 1\n");
+	assert_null(strstr(r.body, "JUNK"));
+	assert_null(strstr(r.body, "\xff"));
+	assert_contains(r.body, "cluster=\"shared \\\"pg\\\" \\\\ x\"");
+	assert_contains(r.body, "role=\"synergyflow_app\\nä\"");
+	assert_int_equal(count_of(r.body, "poolguard_admission_requests_total{"), 3);
+	snprintf(path, sizeof(path), "%s/hostile-scrape.txt", world.dir);
+	harness_write(path, r.body);
+	harness_response_free(&r);
+	if (system("command -v promtool >/dev/null") != 0)
+		fail_msg("promtool is not installed (Debian package prometheus; make deps)");
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
+	i = harness_run(argv, NULL, &out, &err);
+	print_message("promtool check metrics: exit %d %s%s\n", i, out, err);
+	assert_int_equal(i, 0);
+	free(out);
+	free(err);
+	assert_int_equal(harness_stop(&s), 0);
+}
+
 int
 main(void)
 {
@@ -587,6 +744,8 @@ main(void)
 		cmocka_unit_test(test_bad_requests_keep_serving),
 		cmocka_unit_test(test_body_cap),
 		cmocka_unit_test(test_startup_checks),
+		cmocka_unit_test(test_numeric_flags),
+		cmocka_unit_test(test_metrics_hostile_labels),
 		cmocka_unit_test(test_sigterm_finishes_in_flight),
 		cmocka_unit_test(test_decision_log),
 	};
