@@ -402,13 +402,13 @@ kube_collect(char *data, size_t size, size_t n, void *arg)
 static int
 kube_get_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
-	const volatile int *stop = arg;
+	const atomic_int *stop = arg;
 
 	(void)a;
 	(void)b;
 	(void)c;
 	(void)d;
-	return stop && *stop;
+	return stop && atomic_load(stop);
 }
 
 int
@@ -420,7 +420,7 @@ kube_get(struct kube_client *c, const char *path, long timeout_seconds, char **b
 
 int
 kube_get_until(struct kube_client *c, const char *path, long timeout_seconds,
-    const volatile int *stop, char **body, size_t *len, long *status, struct pg_error *err)
+    const atomic_int *stop, char **body, size_t *len, long *status, struct pg_error *err)
 {
 	struct kube_body b = {NULL, 0, 0, KUBE_BODY_MAX, 0};
 	struct curl_slist *headers = NULL;
@@ -463,7 +463,7 @@ struct kube_stream_state {
 	struct kube_body line;
 	int (*on_line)(void *, char *, size_t);
 	void *ctx;
-	const volatile int *stop;
+	const atomic_int *stop;
 	int stopped;
 };
 
@@ -501,7 +501,7 @@ kube_stream_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_o
 	(void)b;
 	(void)c;
 	(void)d;
-	if (s->stop && *s->stop) {
+	if (s->stop && atomic_load(s->stop)) {
 		s->stopped = 1;
 		return 1;
 	}
@@ -510,7 +510,7 @@ kube_stream_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_o
 
 int
 kube_stream(struct kube_client *c, const char *path, long timeout_seconds,
-    int (*on_line)(void *ctx, char *line, size_t len), void *ctx, const volatile int *stop,
+    int (*on_line)(void *ctx, char *line, size_t len), void *ctx, const atomic_int *stop,
     long *status, struct pg_error *err)
 {
 	struct kube_stream_state s;

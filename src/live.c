@@ -53,7 +53,7 @@ struct live {
 	size_t resource_count;
 	struct live_watcher *watchers;
 	size_t count;
-	volatile int stop;
+	atomic_int stop;
 	pthread_mutex_t sleep_lock;
 	pthread_cond_t sleep_cond;
 	atomic_long watch_restarts;

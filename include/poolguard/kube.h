@@ -9,6 +9,7 @@
 #ifndef POOLGUARD_KUBE_H
 #define POOLGUARD_KUBE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "poolguard/error.h"
@@ -50,7 +51,7 @@ int kube_get(struct kube_client *c, const char *path, long timeout_seconds, char
 
 /* kube_get, given up (PG_ERR_IO) within about a second once *stop becomes non-zero. */
 int kube_get_until(struct kube_client *c, const char *path, long timeout_seconds,
-    const volatile int *stop, char **body, size_t *len, long *status, struct pg_error *err);
+    const atomic_int *stop, char **body, size_t *len, long *status, struct pg_error *err);
 
 /*
  * GETs a watch path and calls on_line for each line of the stream (one JSON
@@ -58,7 +59,7 @@ int kube_get_until(struct kube_client *c, const char *path, long timeout_seconds
  * *stop becomes non-zero. *status is the HTTP status.
  */
 int kube_stream(struct kube_client *c, const char *path, long timeout_seconds,
-    int (*on_line)(void *ctx, char *line, size_t len), void *ctx, const volatile int *stop,
+    int (*on_line)(void *ctx, char *line, size_t len), void *ctx, const atomic_int *stop,
     long *status, struct pg_error *err);
 
 #endif

@@ -5,6 +5,7 @@
  * backoff of failing LISTs, seen from outside through /metrics, /readyz and
  * /validate verdicts.
  */
+#include <pthread.h>
 #include "integration/harness.h"
 #include "integration/fakeapi.h"
 
@@ -756,6 +757,58 @@ test_list_backoff(void **state)
 	stop_server(&world.server);
 }
 
+/* The watch churns ghost in and out while scale requests name it. */
+static void *
+churn_ghost(void *arg)
+{
+	int i, *stop = arg;
+
+	for (i = 0; i < 400 && !__atomic_load_n(stop, __ATOMIC_ACQUIRE); i++) {
+		put_deployment("ADDED", "ghost", 1, 10);
+		put_deployment("DELETED", "ghost", 1, 10);
+	}
+	return NULL;
+}
+
+/*
+ * Scale requests for a workload the watch adds and deletes over and over:
+ * each one looks the workload up (and fetches it when missing) while the
+ * watcher frees it. A lookup used to read the entry after the lock was let
+ * go; under ThreadSanitizer and ASan (make test runs this suite in both)
+ * that was a report. Now lookups copy what they need under the lock.
+ */
+static void
+test_churn_under_scale_requests(void **state)
+{
+	static const char scale[] = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":"
+	    "\"AdmissionReview\",\"request\":{\"uid\":\"s%d\",\"resource\":{\"group\":\"apps\","
+	    "\"version\":\"v1\",\"resource\":\"deployments\"},\"subResource\":\"scale\","
+	    "\"namespace\":\"synergyflow\",\"name\":\"ghost\",\"operation\":\"UPDATE\","
+	    "\"dryRun\":true,\"object\":{\"apiVersion\":\"autoscaling/v1\",\"kind\":\"Scale\","
+	    "\"spec\":{\"replicas\":2}}}}";
+	struct harness_response r;
+	pthread_t churn;
+	char body[1024];
+	int i, stop = 0;
+
+	(void)state;
+	put_deployment(NULL, "api", 3, 20);
+	serve();
+	wait_ready(&world.server);
+	assert_int_equal(pthread_create(&churn, NULL, churn_ghost, &stop), 0);
+	for (i = 0; i < 200; i++) {
+		snprintf(body, sizeof(body), scale, i);
+		r = harness_post_json(&world.server, body);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "\"allowed\":true"));
+		harness_response_free(&r);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	pthread_join(churn, NULL);
+	wait_metric(APP, 60);
+	stop_server(&world.server);
+}
+
 int
 main(void)
 {
@@ -768,6 +821,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_slow_first_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_during_slow_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_churn_under_scale_requests, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("live", tests, group_setup, group_teardown);
