@@ -28,6 +28,7 @@ include tests/fuzz/fuzz.mk
 DEB_PACKAGES += $(FUZZ_DEB_PACKAGES)
 # make bench and make soak (wrk, nginx, OPA from the Go module proxy): tests/bench/bench.mk
 include tests/bench/bench.mk
+include tests/spring/spring.mk
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
