@@ -111,3 +111,10 @@ mkdir -p build/spring/pods
 "$PYTHON" tests/spring/pods.py --jar "$JAR" --port "$PORT" --psql "$PG_BIN/psql" \
 	--poolguard "$POOLGUARD" --budget tests/spring/budget.yaml --work build/spring/pods \
 	--jobs "${POOLGUARD_SPRING_JOBS:-2}" "${cases[@]}"
+rc=$?
+# 0: all passed, 1: a check failed (its closing line printed); anything else is a crash.
+if [ "$rc" -gt 1 ]; then
+	echo "not ok - tests/spring/pods.py ended with status $rc"
+	echo "0 passed, 1 failed"
+fi
+exit "$rc"

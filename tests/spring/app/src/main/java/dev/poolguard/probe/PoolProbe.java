@@ -28,13 +28,14 @@ import org.springframework.context.annotation.Bean;
  * properties, the environment, application*.yml/properties). Once started it puts the pool under
  * more concurrent demand than any pool size the tests set (POOLPROBE_THREADS threads, each
  * borrowing a connection and holding it), so the pool grows from its minimum-idle to its maximum,
- * and stays up until it is stopped (SIGTERM).
+ * and stays up until it is stopped (SIGTERM, or the end of standard input).
  *
  * The harness passes, in variables that are not Spring properties:
  *   POOLPROBE_URL      the JDBC URL, with ApplicationName naming the pod for pg_stat_activity
  *   POOLPROBE_USER     the database role
  *   POOLPROBE_STATUS   a file rewritten every 200 ms with what HikariCP reports (JSON)
  *   POOLPROBE_THREADS  how many threads borrow a connection (default 200)
+ *   POOLPROBE_STDIN_WATCH=1  exit when standard input ends (the harness's end of the pipe closed)
  * They go into Spring's default properties, the lowest of all sources, so that any source a
  * test sets wins over them, and so that they survive spring.config.location (which replaces the
  * default locations, the jar's own application.properties among them). minimum-idle is 1 there
@@ -44,6 +45,8 @@ import org.springframework.context.annotation.Bean;
 public class PoolProbe {
 
 	public static void main(String[] args) {
+		if ("1".equals(System.getenv("POOLPROBE_STDIN_WATCH")))
+			exitOnEndOfInput();
 		SpringApplication app = new SpringApplication(PoolProbe.class);
 		Map<String, Object> defaults = new HashMap<>();
 		defaults.put("spring.main.web-application-type", "none");
@@ -55,6 +58,25 @@ public class PoolProbe {
 		defaults.put("spring.datasource.hikari.connection-timeout", "600000");
 		app.setDefaultProperties(defaults);
 		app.run(args);
+	}
+
+	/*
+	 * The harness holds the other end of standard input: when it goes away, whatever way it
+	 * ended, so does the pod (with the pool's connections), instead of living on unwatched.
+	 */
+	private static void exitOnEndOfInput() {
+		Thread watch = new Thread(() -> {
+			try {
+				while (System.in.read() != -1) {
+					/* nothing is sent: only the end counts */
+				}
+			} catch (IOException e) {
+				/* the same as the end */
+			}
+			System.exit(0);
+		}, "stdin-watch");
+		watch.setDaemon(true);
+		watch.start();
 	}
 
 	private static String env(String name, String fallback) {
