@@ -35,6 +35,7 @@ DEB_PACKAGES += $(FUZZ_DEB_PACKAGES)
 # make bench and make soak (wrk, nginx, OPA from the Go module proxy): tests/bench/bench.mk
 # (the Dockerfile copies both fragments: make reads them even when it only builds the program)
 include tests/bench/bench.mk
+include tests/spring/spring.mk
 
 # Expanded where a rule needs them, after pkg-check has named any missing library, so that
 # `make deps` and `make clean` work on a machine without them.
