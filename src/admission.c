@@ -133,10 +133,7 @@ admission_judge_rollout(const struct config *cfg, const struct review_request *r
     struct verdict *v, struct admission_subject *subject)
 {
 	struct rollout plan;
-	struct rollout_peak peak;
 	struct pg_error err;
-	long after = c->replicas * c->pool_per_pod, surge, larger;
-	char fit[96], mix[96];
 
 	if (cfg->rollout_peak == ROLLOUT_PEAK_IGNORE || !v->allowed || c->role < 0 ||
 	    v->room_what == NULL)
@@ -147,30 +144,8 @@ admission_judge_rollout(const struct config *cfg, const struct review_request *r
 		subject->reserve_count = 0;
 		return;
 	}
-	peak = rollout_peak(&plan);
-	if (plan.kind == ROLLOUT_NONE || peak.connections <= after || peak.connections <= v->room)
-		return;
-	surge = rollout_fitting_surge(&plan, v->room);
-	larger = plan.old_pool > plan.new_pool ? plan.old_pool : plan.new_pool;
-	if (surge >= 0)
-		snprintf(fit, sizeof(fit), "maxSurge %ld%s", surge, surge == 0 ?
-		    " (maxUnavailable >= 1)" : "");
-	else
-		snprintf(fit, sizeof(fit), "at most %ld replicas", v->room > 0 ? v->room / larger :
-		    0);
-	snprintf(mix, sizeof(mix), "%ld old x %ld + %ld new x %ld", peak.old_pods, plan.old_pool,
-	    peak.new_pods, plan.new_pool);
-	if (cfg->rollout_peak == ROLLOUT_PEAK_DENY && cfg->enforcement == ENFORCEMENT_DENY) {
-		verdict_deny(v, "poolguard: %s %s/%s: its rollout would peak at %ld connections (%s "
-		    "with maxSurge %ld): %s '%s' would use %ld of %ld connections during the rollout; "
-		    "what fits: %s (rolloutPeak: deny)", c->kind, c->namespace, c->name,
-		    peak.connections, mix, plan.max_surge, v->room_what, v->room_name,
-		    v->room_limit - v->room + peak.connections, v->room_limit, fit);
+	if (rollout_judge(cfg, &plan, c, v))
 		subject->reserve_count = 0;
-		return;
-	}
-	verdict_warn(v, "rollout peak: %s '%s' %ld of %ld (%s); %s fits", v->room_what, v->room_name,
-	    v->room_limit - v->room + peak.connections, v->room_limit, mix, fit);
 }
 
 static void

@@ -8,6 +8,7 @@
 #include "poolguard/budget.h"
 #include "poolguard/check.h"
 #include "poolguard/inventory.h"
+#include "poolguard/rollout.h"
 #include "poolguard/table.h"
 #include "poolguard/workload.h"
 
@@ -15,6 +16,8 @@ struct check_row {
 	struct workload w;
 	int role;
 	long pods;		/* replicas, or the HPA's maxReplicas */
+	long peak;		/* connections at the peak of a rollout restart */
+	const cJSON *object;	/* the manifest's object, borrowed */
 	char label[300];	/* "namespace/name" */
 	struct verdict verdict;
 };
@@ -76,6 +79,8 @@ static void
 check_judge(const struct config *cfg, const struct inventory *inv, struct check_row *row)
 {
 	struct budget_change c;
+	struct rollout plan;
+	struct pg_error err;
 
 	memset(&c, 0, sizeof(c));
 	c.kind = workload_kind_name(row->w.kind);
@@ -88,6 +93,21 @@ check_judge(const struct config *cfg, const struct inventory *inv, struct check_
 	c.counted.connections = row->pods * row->w.pool_per_pod;
 	c.previous.role = -1;
 	budget_judge(cfg, inventory_role_usage(inv), &c, &row->verdict);
+	/*
+	 * A `kubectl rollout restart` of it as written: old and new pods side by
+	 * side, shown as PEAK. Only rolloutPeak: deny makes it a verdict here, since
+	 * applying a manifest rolls out only when its template changes.
+	 */
+	row->peak = c.replicas * c.pool_per_pod;
+	if (rollout_restart(row->w.kind, row->object, c.replicas, c.pool_per_pod, &plan,
+	    &err) != PG_OK)
+		verdict_deny(&row->verdict, "poolguard: %s %s/%s: %s", c.kind, c.namespace, c.name,
+		    err.msg);
+	else {
+		row->peak = rollout_peak(&plan).connections;
+		if (cfg->rollout_peak == ROLLOUT_PEAK_DENY)
+			rollout_judge(cfg, &plan, &c, &row->verdict);
+	}
 	if (row->w.note[0] && row->role >= 0)
 		verdict_warn(&row->verdict, "%s", row->w.note);
 }
@@ -136,8 +156,8 @@ check_print_row(FILE *out, int rw, const char *role, int dw, const struct check_
 	char pods[32];
 
 	snprintf(pods, sizeof(pods), "%ld%s", row->pods, row->pods != row->w.replicas ? "*" : "");
-	check_line(out, "%-*s  %-*s  %8s  %8ld  %11ld", rw, role, dw, row->label, pods,
-	    row->w.pool_per_pod, row->pods * row->w.pool_per_pod);
+	check_line(out, "%-*s  %-*s  %8s  %8ld  %11ld  %6ld", rw, role, dw, row->label, pods,
+	    row->w.pool_per_pod, row->pods * row->w.pool_per_pod, row->peak);
 }
 
 /* A 20-character bar of used over limit: '#' used, '.' free, '!' past the limit. */
@@ -164,13 +184,13 @@ check_print_total(FILE *out, int rw, const char *first, int dw, const char *seco
 	char bar[24];
 
 	if (limit == CONFIG_NO_LIMIT) {
-		check_line(out, "%-*s  %-*s  %8s  %8s  %11ld  %6s  %5s  %8s", rw, first, dw, second,
-		    "", "", used, "none", "-", "-");
+		check_line(out, "%-*s  %-*s  %8s  %8s  %11ld  %6s  %6s  %5s  %8s", rw, first, dw,
+		    second, "", "", used, "", "none", "-", "-");
 		return;
 	}
 	check_bar(bar, used, limit);
-	check_line(out, "%-*s  %-*s  %8s  %8s  %11ld  %6ld  %4ld%%  %8ld  %s", rw, first, dw,
-	    second, "", "", used, limit, budget_percent(used, limit), limit - used, bar);
+	check_line(out, "%-*s  %-*s  %8s  %8s  %11ld  %6s  %6ld  %4ld%%  %8ld  %s", rw, first, dw,
+	    second, "", "", used, "", limit, budget_percent(used, limit), limit - used, bar);
 }
 
 static void
@@ -189,8 +209,9 @@ check_print_table(const struct config *cfg, const struct inventory *inv,
 			dw = (int)n;
 	if ((n = strlen(cfg->cluster_name)) > (size_t)dw)
 		dw = (int)n;
-	check_line(out, "%-*s  %-*s  %8s  %8s  %11s  %6s  %5s  %8s", rw, "ROLE", dw, "DEPLOYMENT",
-	    "REPLICAS", "POOL/POD", "CONNECTIONS", "LIMIT", "USED%", "HEADROOM");
+	check_line(out, "%-*s  %-*s  %8s  %8s  %11s  %6s  %6s  %5s  %8s", rw, "ROLE", dw,
+	    "DEPLOYMENT", "REPLICAS", "POOL/POD", "CONNECTIONS", "PEAK", "LIMIT", "USED%",
+	    "HEADROOM");
 	for (r = 0; r < cfg->role_count; r++) {
 		for (i = 0; i < count; i++)
 			if (rows[i].role == (int)r)
@@ -304,6 +325,9 @@ check_print_json(const struct config *cfg, const struct inventory *inv,
 		cJSON_AddNumberToObject(item, "pods", (double)row->pods);
 		cJSON_AddNumberToObject(item, "poolPerPod", (double)row->w.pool_per_pod);
 		cJSON_AddNumberToObject(item, "connections", (double)(row->pods * row->w.pool_per_pod));
+		cJSON_AddNumberToObject(item, "rolloutPeak", (double)row->peak);
+		cJSON_AddStringToObject(item, "poolSource", row->w.pool_source[0] ?
+		    row->w.pool_source : "defaultPoolSize");
 		cJSON_AddStringToObject(item, "verdict", !row->verdict.allowed ? "deny" :
 		    row->verdict.warning_count ? "warn" : "allow");
 		if (!row->verdict.allowed)
@@ -433,6 +457,7 @@ check_run(const struct config *cfg, const struct manifest_set *set,
 			pg_error_prefix(err, "%s", set->items[i].source);
 			goto out;
 		}
+		row->object = set->items[i].object;
 		row->role = budget_role_for(cfg, row->w.namespace, workload_label, row->w.labels);
 		row->pods = inventory_counted_pods(inv, row->w.kind, row->w.namespace, row->w.name,
 		    row->w.replicas);

@@ -7,6 +7,7 @@
  * pods as can still run beside as many new ones as fit under that total.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,4 +190,39 @@ rollout_fitting_surge(const struct rollout *r, long room)
 		if (rollout_rolling_peak(r, r->new_pods + surge).connections <= room)
 			return surge;
 	return -1;
+}
+
+int
+rollout_judge(const struct config *cfg, const struct rollout *plan, const struct budget_change *c,
+    struct verdict *v)
+{
+	struct rollout_peak peak = rollout_peak(plan);
+	long after = c->replicas * c->pool_per_pod, surge, larger;
+	char fit[96], mix[96];
+
+	if (cfg->rollout_peak == ROLLOUT_PEAK_IGNORE || !v->allowed || c->role < 0 ||
+	    v->room_what == NULL || plan->kind == ROLLOUT_NONE || peak.connections <= after ||
+	    peak.connections <= v->room)
+		return 0;
+	surge = rollout_fitting_surge(plan, v->room);
+	larger = plan->old_pool > plan->new_pool ? plan->old_pool : plan->new_pool;
+	if (surge >= 0)
+		snprintf(fit, sizeof(fit), "maxSurge %ld%s", surge, surge == 0 ?
+		    " (maxUnavailable >= 1)" : "");
+	else
+		snprintf(fit, sizeof(fit), "at most %ld replicas", v->room > 0 && larger > 0 ?
+		    v->room / larger : 0);
+	snprintf(mix, sizeof(mix), "%ld old x %ld + %ld new x %ld", peak.old_pods, plan->old_pool,
+	    peak.new_pods, plan->new_pool);
+	if (cfg->rollout_peak == ROLLOUT_PEAK_DENY && cfg->enforcement == ENFORCEMENT_DENY) {
+		verdict_deny(v, "poolguard: %s %s/%s: its rollout would peak at %ld connections (%s "
+		    "with maxSurge %ld): %s '%s' would use %ld of %ld connections during the rollout; "
+		    "what fits: %s (rolloutPeak: deny)", c->kind, c->namespace, c->name,
+		    peak.connections, mix, plan->max_surge, v->room_what, v->room_name,
+		    v->room_limit - v->room + peak.connections, v->room_limit, fit);
+		return 1;
+	}
+	verdict_warn(v, "rollout peak: %s '%s' %ld of %ld (%s); %s fits", v->room_what, v->room_name,
+	    v->room_limit - v->room + peak.connections, v->room_limit, mix, fit);
+	return 0;
 }

@@ -3,13 +3,15 @@
  * replaced: a Deployment's RollingUpdate runs old pods at the old pool size
  * beside new ones at the new size, up to replicas + maxSurge pods.
  *
- * Pure: objects and numbers in, numbers out.
+ * Pure: objects and numbers in, numbers and verdicts out.
  */
 #ifndef POOLGUARD_ROLLOUT_H
 #define POOLGUARD_ROLLOUT_H
 
 #include <cjson/cJSON.h>
 
+#include "poolguard/budget.h"
+#include "poolguard/config.h"
 #include "poolguard/error.h"
 #include "poolguard/workload.h"
 
@@ -62,5 +64,14 @@ struct rollout_peak rollout_peak(const struct rollout *r);
  * or -1 when even 0 does not fit.
  */
 long rollout_fitting_surge(const struct rollout *r, long room);
+
+/*
+ * Judges the rollout plan of change c, whose end state v already admitted:
+ * a peak past the tightest limit (v->room) is a warning, or with
+ * rolloutPeak: deny a denial, naming the peak, the mix and the largest
+ * maxSurge (or replica count) that fits. Returns 1 when it denied.
+ */
+int rollout_judge(const struct config *cfg, const struct rollout *plan,
+    const struct budget_change *c, struct verdict *v);
 
 #endif

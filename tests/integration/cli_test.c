@@ -161,7 +161,7 @@ test_check_worked_numbers(void **state)
 		assert_int_equal(harness_run(argv, NULL, &out, &err), row->allowed ? 0 : 1);
 		print_message("row %zu:\n%s\n", i, out);
 		assert_contains(out, "ROLE             DEPLOYMENT       REPLICAS  POOL/POD  "
-		    "CONNECTIONS   LIMIT  USED%  HEADROOM");
+		    "CONNECTIONS    PEAK   LIMIT  USED%  HEADROOM");
 		assert_contains(out, row->allowed ? "0 denied" : "1 denied");
 		if (row->warned)
 			assert_contains(out, "WARN  deployment synergyflow/api: ");
@@ -188,11 +188,11 @@ test_check_table(void **state)
 	/* 10 x 15 + 2 x 10 = 170 of 200 (85%): allowed with warnings, exit 0. */
 	assert_int_equal(harness_run(argv, NULL, &out, &err), 0);
 	assert_contains(out,
-	    "synergyflow_app  synergyflow/api           10        15          150\n"
-	    "synergyflow_app  synergyflow/worker         2        10           20\n"
-	    "synergyflow_app  (total)                                         170     200    85%"
+	    "synergyflow_app  synergyflow/api           10        15          150     195\n"
+	    "synergyflow_app  synergyflow/worker         2        10           20      30\n"
+	    "synergyflow_app  (total)                                         170             200    85%"
 	    "        30  [#################...]\n"
-	    "CLUSTER          shared-postgres                                 173     300    58%"
+	    "CLUSTER          shared-postgres                                 173             300    58%"
 	    "       127  [############........]\n");
 	assert_contains(out, "2 workloads: 0 denied, 2 with warnings, 0 within budget");
 	free(out);
@@ -301,7 +301,7 @@ test_check_pooled_budget(void **state)
 	/* 200 pod connections reach PgBouncer (300 clients); the database sees 3 x min(20, 15). */
 	assert_int_equal(harness_run(fits, NULL, &out, &err), 0);
 	assert_contains(out, "app      (via pooler)                                  45\n");
-	assert_contains(out, "POOLER   pgbouncer                                    200     300    "
+	assert_contains(out, "POOLER   pgbouncer                                    200             300    "
 	    "67%       100");
 	assert_contains(out, "FINDING  role 'app': pooler 'pgbouncer' can open 3 x min(defaultPoolSize "
 	    "20, maxDbConnections 15) = 45 server connections, more than its connection limit 40");
@@ -335,7 +335,7 @@ test_check_public_manifests_and_namespace(void **state)
 	assert_int_equal(harness_run(argv, NULL, &out, &err), 1);
 	assert_contains(out, "bank/balancereader           1        10           10");
 	assert_contains(out, "bank/ledger-db (sts)");
-	assert_contains(out, "ledger   (total)                                            20      15   "
+	assert_contains(out, "ledger   (total)                                            20              15   "
 	    "133%        -5  [###################!]");
 	free(out);
 	free(err);
@@ -557,9 +557,10 @@ test_check_many_workloads(void **state)
 	assert_contains(out, want);
 	/* The second copies (2 replicas), first name first; the widest label sets the column. */
 	width = snprintf(want, sizeof(want), "synergyflow/a%zu", names - 1);
-	snprintf(want, sizeof(want), "synergyflow_app  %-*s  %8d  %8d  %11d\n"
-	    "synergyflow_app  %-*s  %8d  %8d  %11d\n", width, "synergyflow/a0", 2, 10, 20, width,
-	    "synergyflow/a1", 2, 10, 20);
+	/* PEAK: a restart runs 2 + maxSurge 1 pods. */
+	snprintf(want, sizeof(want), "synergyflow_app  %-*s  %8d  %8d  %11d  %6d\n"
+	    "synergyflow_app  %-*s  %8d  %8d  %11d  %6d\n", width, "synergyflow/a0", 2, 10, 20, 30,
+	    width, "synergyflow/a1", 2, 10, 20, 30);
 	assert_contains(out, want);
 	snprintf(want, sizeof(want), "synergyflow_app  %-*s  %8s  %8s  %11zu", width, "(total)", "",
 	    "", names * 20);
@@ -615,7 +616,7 @@ test_check_control_characters(void **state)
 	print_message("%s", out);
 	if (has_control(out))
 		fail_msg("control characters in the table:\n%s", out);
-	assert_contains(out, "app?     synergyflow/a?[31mred??         2        20           40\n");
+	assert_contains(out, "app?     synergyflow/a?[31mred??         2        20           40      60\n");
 	assert_contains(out, "CLUSTER  pg?[2J");
 	free(out);
 	free(err);

@@ -214,11 +214,41 @@ fakeapi_status_json(int code, const char *reason, const char *message)
 	return text;
 }
 
+/*
+ * The response a handler built under the fake's lock, queued once the lock
+ * is let go: libmicrohttpd takes its own locks in MHD_queue_response and
+ * calls fakeapi_stream_read (which takes ours) under them, so queueing under
+ * our lock would order the two both ways. One per connection thread.
+ */
+static __thread struct MHD_Response *fakeapi_pending;
+static __thread unsigned fakeapi_pending_status;
+
+static inline enum MHD_Result
+fakeapi_defer(unsigned status, struct MHD_Response *response)
+{
+	fakeapi_pending = response;
+	fakeapi_pending_status = status;
+	return MHD_YES;
+}
+
+/* Queues the deferred response, with no lock of the fake's held. */
+static inline enum MHD_Result
+fakeapi_queue_pending(struct MHD_Connection *conn, enum MHD_Result ret)
+{
+	struct MHD_Response *response = fakeapi_pending;
+
+	fakeapi_pending = NULL;
+	if (response == NULL)
+		return ret;
+	ret = MHD_queue_response(conn, fakeapi_pending_status, response);
+	MHD_destroy_response(response);
+	return ret;
+}
+
 static inline enum MHD_Result
 fakeapi_reply(struct MHD_Connection *conn, unsigned status, char *text)
 {
 	struct MHD_Response *response;
-	enum MHD_Result ret;
 
 	if (text == NULL)
 		return MHD_NO;
@@ -228,9 +258,8 @@ fakeapi_reply(struct MHD_Connection *conn, unsigned status, char *text)
 		return MHD_NO;
 	}
 	MHD_add_response_header(response, "Content-Type", "application/json");
-	ret = MHD_queue_response(conn, status, response);
-	MHD_destroy_response(response);
-	return ret;
+	(void)conn;
+	return fakeapi_defer(status, response);
 }
 
 static inline enum MHD_Result
@@ -426,7 +455,6 @@ fakeapi_watch(struct fakeapi *f, struct fakeapi_collection *c, struct MHD_Connec
 {
 	struct fakeapi_stream *s;
 	struct MHD_Response *response;
-	enum MHD_Result ret;
 
 	if (c->gone_watch) {
 		c->gone_watch = 0;
@@ -454,9 +482,8 @@ fakeapi_watch(struct fakeapi *f, struct fakeapi_collection *c, struct MHD_Connec
 	}
 	MHD_add_response_header(response, "Content-Type", "application/json");
 	*status = 200;
-	ret = MHD_queue_response(conn, 200, response);
-	MHD_destroy_response(response);
-	return ret;
+	(void)conn;
+	return fakeapi_defer(200, response);
 }
 
 /* Logs a request and returns its index; the caller holds the lock. */
@@ -551,7 +578,7 @@ fakeapi_handle(void *cls, struct MHD_Connection *conn, const char *url, const ch
 	f->requests[at].status = status;
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
-	return ret;
+	return fakeapi_queue_pending(conn, ret);
 }
 
 /* The raw URI of each request, kept for the log; freed when the request completes. */
