@@ -1158,6 +1158,48 @@ restart_admitted() {
 	restart_probe >/dev/null 2>&1
 }
 
+# n. A Deployment that mounts its application.yml from a ConfigMap at /config is counted from it:
+#    a server-side dry run of batch-yml 2 x 30 (the file's maximum-pool-size) would be 260 of 200.
+scenario_n() {
+	begin "n. a Deployment mounting application.yml (pool 30) at /config is counted from the file"
+	cat >"$tmp/app-config.yaml" <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config, namespace: $ns}
+data:
+  application.yml: |
+    spring:
+      datasource:
+        hikari:
+          maximum-pool-size: 30
+EOF
+	cat >"$tmp/batch-yml.yaml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: batch-yml, namespace: $ns}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: batch-yml}}
+  template:
+    metadata: {labels: {app: batch-yml}}
+    spec:
+      containers:
+        - name: app
+          image: nginx
+          volumeMounts: [{name: cfg, mountPath: /config}]
+      volumes: [{name: cfg, configMap: {name: app-config}}]
+EOF
+	run k apply -f "$tmp/app-config.yaml"
+	expect_ok
+	sleep 1	# the watch delivers the ConfigMap
+	run k apply -f "$tmp/batch-yml.yaml" --dry-run=server
+	expect_refused
+	expect_err "deployment synergyflow/batch-yml would hold 2 replicas x pool 30 = 60 connections"
+	run k get deployment batch-yml -n "$ns"
+	[ -n "$skip" ] || [ "$rc" -ne 0 ] || problem "batch-yml was stored by a dry run"
+	end
+}
+
 # ---------------------------------------------------------------------------------------------
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/poolguard-e2e.XXXXXX") || exit 2
@@ -1168,7 +1210,7 @@ echo "# poolguard e2e in $root, state in $tmp"
 
 bring_up
 check_manifests
-for s in a b c d e f g h i j k l m; do
+for s in a b c d e f g h i j k l n m; do
 	"scenario_$s"
 done
 completed=1
