@@ -203,7 +203,10 @@ webhook_validate(void *ctx, const char *body, size_t len, int *status, char **re
 		return;
 	}
 	*status = result == PG_ERR_NOMEM ? 500 : 400;
-	metrics_count_request("", "", "error", 0);
-	log_message(LOG_WARN, "bad_request", "%s", err.msg);
+	/* Refused memory, not bad input: the server answers, logs and counts that itself. */
+	if (arena_refused() == 0) {
+		metrics_count_request("", "", "error", 0);
+		log_message(LOG_WARN, "bad_request", "%s", err.msg);
+	}
 	*response = webhook_error_body(err.msg, *status);
 }
