@@ -756,6 +756,51 @@ test_pooler_config_errors(void **state)
 	}
 }
 
+/*
+ * BUG-12: absurd but accepted inputs must not overflow (UBSan fails the
+ * ASan+UBSan run on signed overflow): 1.6e17 connections in a percentage,
+ * ten pooled roles of 1e9 x 1e9 in the cluster's sum.
+ */
+static void
+test_no_overflow(void **state)
+{
+	static const char pooled_role[] = "  - {name: r%d, connectionLimit: 1000000000, namespaces: "
+	    "[n%d], pooler: {name: p%d, instances: 1000000000, maxClientConn: 1000000000, "
+	    "defaultPoolSize: 1000000000}}\n";
+	char budget[4096], *at;
+	struct config *cfg;
+	struct budget_change c;
+	struct verdict v;
+	long usage[16] = {0};
+	int i;
+
+	(void)state;
+	assert_true(budget_percent(160000000000000000L, 200) > 0);
+	assert_int_equal(budget_percent(160000000000000000L, 200), 80000000000000000L);
+	at = budget + snprintf(budget, sizeof(budget), "cluster: {maxConnections: 1000000000}\n"
+	    "roles:\n");
+	for (i = 0; i < 10; i++)
+		at += snprintf(at, sizeof(budget) - (size_t)(at - budget), pooled_role, i, i, i);
+	cfg = test_config(budget);
+	assert_int_equal(budget_cluster_used(cfg, usage), BUDGET_SATURATED);
+	memset(&c, 0, sizeof(c));
+	c.kind = "deployment";
+	c.namespace = "n0";
+	c.name = "api";
+	c.role = 0;
+	c.replicas = 1000000;
+	c.pool_per_pod = 1000000000;
+	c.counted.role = -1;
+	c.previous.role = -1;
+	/* Behind its pooler (1e18 client connections) it fits; the cluster is over already. */
+	budget_judge(cfg, usage, &c, &v);
+	assert_true(v.allowed);
+	assert_int_equal(v.cluster_used, BUDGET_SATURATED);
+	assert_int_equal(v.warning_count, 1);
+	assert_contains(v.warnings[0], "already over budget, this change adds no connections");
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -779,6 +824,7 @@ main(void)
 		cmocka_unit_test(test_pooled_role),
 		cmocka_unit_test(test_pooler_findings),
 		cmocka_unit_test(test_pooler_config_errors),
+		cmocka_unit_test(test_no_overflow),
 	};
 
 	return cmocka_run_group_tests_name("budget", tests, NULL, NULL);
