@@ -21,6 +21,7 @@ COPY Makefile ./
 # The fragments the Makefile includes (fuzz and bench targets, unused here but read by make).
 COPY tests/fuzz/fuzz.mk tests/fuzz/
 COPY tests/bench/bench.mk tests/bench/
+COPY tests/spring/spring.mk tests/spring/
 COPY include/ include/
 COPY src/ src/
 RUN make -j"$(nproc)" && build/poolguard --version
