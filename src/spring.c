@@ -1855,6 +1855,15 @@ sp_location_groups(struct sp_ctx *c, const char *list, struct sp_location *locs,
  * additional-location and import (from the environment-level sources) come
  * after, higher.
  */
+/* 1 when the container mounts volumes: only then can a default location hold a file poolguard reads. */
+static int
+sp_has_mounts(const struct sp_ctx *c)
+{
+	const cJSON *mounts = cJSON_GetObjectItemCaseSensitive(c->container, "volumeMounts");
+
+	return cJSON_IsArray(mounts) && cJSON_GetArraySize(mounts) > 0;
+}
+
 static void
 sp_collect(struct sp_ctx *c, int with_profiles)
 {
@@ -1870,7 +1879,8 @@ sp_collect(struct sp_ctx *c, int with_profiles)
 	for (k = 0; k < 3; k++) {
 		if ((v = sp_layer_value(c, props[k], &unknown, &label)) != NULL)
 			n = sp_location_groups(c, v, locs, group, n, SP_MAX_LOCATIONS, &next);
-		else if (props[k] == SP_LOCATION && !unknown)
+		else if (props[k] == SP_LOCATION && !unknown && sp_has_mounts(c))
+			/* Without mounts these optional places are the image's: nothing to read. */
 			n = sp_location_groups(c, "optional:file:./;optional:file:./config/;"
 			    "optional:file:./config/*/", locs, group, n, SP_MAX_LOCATIONS, &next);
 		/* What a hidden location holds overrides the locations before it. */
