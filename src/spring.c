@@ -438,6 +438,25 @@ sp_prop_line(struct sp_ctx *c, struct sp_doc *d, const char *s, const char *end)
 }
 
 /*
+ * One line of a .properties text from p: *line to *eol, leading white space
+ * skipped, without its end (LF, CR or CRLF). Returns where the next starts.
+ */
+static const char *
+sp_next_line(const char *p, const char *end, const char **line, const char **eol)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\f'))
+		p++;
+	*line = p;
+	*eol = p;
+	while (*eol < end && **eol != '\n' && **eol != '\r')
+		(*eol)++;
+	p = *eol < end ? *eol + 1 : end;
+	if (*eol < end && **eol == '\r' && p < end && *p == '\n')
+		p++;
+	return p;
+}
+
+/*
  * Reads .properties text. Logical lines join natural lines that end in an odd
  * number of backslashes; comment lines (# or !) are never continued.
  */
@@ -451,15 +470,7 @@ sp_parse_properties(struct sp_ctx *c, const char *text, size_t len, int digest,
 	struct sp_doc *d = sp_file_add_doc(c, f);
 
 	while (d != NULL && p < end && c->result == PG_OK) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\f'))
-			p++;
-		line = p;
-		eol = line;
-		while (eol < end && *eol != '\n' && *eol != '\r')
-			eol++;
-		p = eol < end ? eol + 1 : end;
-		if (eol < end && *eol == '\r' && p < end && *p == '\n')
-			p++;
+		p = sp_next_line(p, end, &line, &eol);
 		if (line == eol)
 			continue;
 		if (*line == '#' || *line == '!') {
@@ -501,15 +512,7 @@ sp_parse_properties(struct sp_ctx *c, const char *text, size_t len, int digest,
 			llen += n;
 			if (backslashes % 2 == 0 || p >= end)
 				break;
-			while (p < end && (*p == ' ' || *p == '\t' || *p == '\f'))
-				p++;
-			line = p;
-			eol = line;
-			while (eol < end && *eol != '\n' && *eol != '\r')
-				eol++;
-			p = eol < end ? eol + 1 : end;
-			if (eol < end && *eol == '\r' && p < end && *p == '\n')
-				p++;
+			p = sp_next_line(p, end, &line, &eol);
 		}
 		sp_prop_line(c, d, logical, logical + llen);
 	}
