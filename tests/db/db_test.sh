@@ -58,10 +58,7 @@ finish() {
 		kill "$pid" 2>/dev/null
 		for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	fi
-	if [ "$pg_started" = 1 ]; then
-		as_test "$PG_BIN/pg_ctl" -D "$TMP/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
-			as_test "$PG_BIN/pg_ctl" -D "$TMP/data" -m immediate -w stop >/dev/null 2>&1
-	fi
+	pgtest_stop
 	if [ -n "$TMP" ]; then
 		if [ "${KEEP:-0}" = 1 ]; then echo "# kept $TMP"; else rm -rf "$TMP"; fi
 	fi
@@ -77,42 +74,17 @@ abort() {
 }
 trap 'finish' EXIT
 trap 'exit 1' INT TERM HUP
-
-# Runs a command as the unprivileged user (as oneself when not root).
-if [ "$(id -u)" -eq 0 ]; then
-	as_test() { runuser -u "$TEST_USER" -- "$@"; }
-else
-	as_test() { "$@"; }
-fi
-
-# A TCP port of 127.0.0.1 that nothing listens on (and that is none of the arguments).
-free_port() {
-	local p i
-	for i in $(seq 200); do
-		# Below the kernel's ephemeral range (32768 and up), where outgoing
-		# connections could take the port between this check and the bind.
-		p=$((20000 + RANDOM % 12000))
-		case " $* " in *" $p "*) continue ;; esac
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+# shellcheck source=tests/lib/pgtest.sh
+. "$ROOT/tests/lib/pgtest.sh"
 
 # ---- prerequisites -------------------------------------------------------------------------
-PG_BIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 [ -x "$PG_BIN/initdb" ] || abort "prerequisites: PostgreSQL server not found (apt-get install postgresql)"
 [ -x "$PGBOUNCER" ] || abort "prerequisites: pgbouncer not found (apt-get install pgbouncer)"
 for p in "$POOLGUARD" "$HOLD" "$JG"; do
 	[ -x "$p" ] || abort "prerequisites: '$p' not built (make build/poolguard build/tests/db_holdconn build/tests/db_jsonget)"
 done
-if [ "$(id -u)" -eq 0 ] && ! id -u "$TEST_USER" >/dev/null 2>&1; then
-	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
-		"$TEST_USER" || abort "prerequisites: unable to create the user $TEST_USER"
-fi
+pgtest_user
 
 TMP=$(mktemp -d /tmp/poolguard-db.XXXXXX) || abort "mktemp"
 chmod 0700 "$TMP"

@@ -27,10 +27,7 @@ PG_BIN=
 pg_started=0
 
 finish() {
-	if [ "$pg_started" = 1 ]; then
-		as_test "$PG_BIN/pg_ctl" -D "$TMP/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
-			as_test "$PG_BIN/pg_ctl" -D "$TMP/data" -m immediate -w stop >/dev/null 2>&1
-	fi
+	pgtest_stop
 	if [ -n "$TMP" ]; then
 		if [ "${KEEP:-0}" = 1 ]; then echo "# kept $TMP"; else rm -rf "$TMP"; fi
 	fi
@@ -45,37 +42,16 @@ abort() {
 }
 trap 'finish' EXIT
 trap 'exit 1' INT TERM HUP
-
-if [ "$(id -u)" -eq 0 ]; then
-	as_test() { runuser -u "$TEST_USER" -- "$@"; }
-else
-	as_test() { "$@"; }
-fi
-
-# A TCP port of 127.0.0.1 that nothing listens on, below the ephemeral range.
-free_port() {
-	local p i
-	for i in $(seq 200); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+# shellcheck source=tests/lib/pgtest.sh
+. "$ROOT/tests/lib/pgtest.sh"
 
 # ---- prerequisites -------------------------------------------------------------------------
-PG_BIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 [ -x "$PG_BIN/initdb" ] || abort "prerequisites: PostgreSQL server not found (apt-get install postgresql)"
 [ -x "$POOLGUARD" ] || abort "prerequisites: $POOLGUARD not found (run make first)"
 command -v java >/dev/null || abort "prerequisites: java not found (a JDK 17 is needed)"
 "$PYTHON" -c 'import yaml' 2>/dev/null ||
 	abort "prerequisites: $PYTHON cannot import yaml (apt-get install python3-yaml)"
-if [ "$(id -u)" -eq 0 ] && ! id -u "$TEST_USER" >/dev/null 2>&1; then
-	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
-		"$TEST_USER" || abort "prerequisites: unable to create the user $TEST_USER"
-fi
+pgtest_user
 mkdir -p build/spring
 JAR=$(bash tests/spring/build.sh 2>build/spring/build.log) ||
 	abort "build: tests/spring/app with Maven" build/spring/build.log
