@@ -48,6 +48,7 @@ etcd_pid=""
 apiserver_pid=""
 pg_pid=""
 race_pids=""            # the two racers of scenario h, while they run
+extra_pids=""            # processes replicas.sh and faults.sh started, stopped at exit
 
 # ---------------------------------------------------------------------------------------------
 # Test points: begin NAME, run commands, expect_*, end.
@@ -196,6 +197,10 @@ finish() {
 	fi
 	# shellcheck disable=SC2086  # a list of pids
 	[ -z "$race_pids" ] || kill $race_pids 2>/dev/null
+	# Processes the sourced scenario files started (a second replica, the load balancer).
+	for p in $extra_pids; do
+		stop_pid "$p"
+	done
 	stop_pid "$pg_pid"
 	stop_pid "$apiserver_pid"
 	stop_pid "$etcd_pid"
@@ -368,11 +373,16 @@ EOF
 apiVersion: v1
 kind: Config
 users:
-  - name: 127.0.0.1:$pg_port
+EOF
+		# poolguard, its second replica and the load balancer in front of both (replicas.sh).
+		for port in "$pg_port" "$pg2_port" "$lb_port"; do
+			cat >>"$tmp/poolguard-webhook.kubeconfig" <<EOF
+  - name: 127.0.0.1:$port
     user:
       client-certificate-data: $(base64 -w0 certs/out/apiserver-client.crt)
       client-key-data: $(base64 -w0 certs/out/apiserver-client.key)
 EOF
+		done
 	)
 }
 
@@ -403,7 +413,7 @@ apiserver_ready() {
 	    "https://127.0.0.1:$api_port/readyz" 2>/dev/null)" = ok ]
 }
 
-# The budget under test: role synergyflow_app may hold 200 connections; the cluster 300, of which
+# The budget under test: role synergyflow_app may hold 200 connections; the cluster 1000, of which
 # 3 are reserved, so the role's limit is always the one that binds. Warnings from 80%. A
 # Deployment with an HPA counts the HPA's maxReplicas. Workloads labelled tier: batch belong to
 # synergyflow_batch instead (none is, until scenario k tries to move one there).
@@ -411,7 +421,7 @@ write_budget() {
 	cat >"$tmp/budget.yaml" <<'EOF'
 cluster:
   name: e2e-postgres
-  maxConnections: 300
+  maxConnections: 1000
   reservedConnections: 3
 warnPercent: 80
 enforcement: deny
@@ -553,7 +563,7 @@ bring_up() {
 	fi
 
 	t0=$(now_ms)
-	read -r etcd_port etcd_peer_port api_port pg_port < <(free_ports 4)
+	read -r etcd_port etcd_peer_port api_port pg_port pg2_port lb_port < <(free_ports 6)
 
 	begin "etcd serves on 127.0.0.1:${etcd_port:-?}"
 	if [ -z "$skip" ]; then
@@ -743,7 +753,7 @@ check_manifests() {
 # ---------------------------------------------------------------------------------------------
 # Scenarios. Role synergyflow_app: limit 200, warning from 160 (80%). A Deployment holds
 # replicas x pool connections; no pool variable means the default pool, 10. The running total
-# (role usage) is kept in the comments; the cluster (300, 3 reserved) never binds first.
+# (role usage) is kept in the comments; the cluster (1000, 3 reserved) never binds first.
 # ---------------------------------------------------------------------------------------------
 
 # a. Within budget: api 3 x 10 = 30; then pool 20: 3 x 20 = 60; worker 2 x 10 = 20.
@@ -1210,7 +1220,11 @@ echo "# poolguard e2e in $root, state in $tmp"
 
 bring_up
 check_manifests
-for s in a b c d e f g h i j k l n m; do
+# shellcheck source=tests/e2e/replicas.sh
+. tests/e2e/replicas.sh
+# shellcheck source=tests/e2e/faults.sh
+. tests/e2e/faults.sh
+for s in a b c d e f g h i j k l n m $replica_scenarios $fault_scenarios; do
 	"scenario_$s"
 done
 completed=1

@@ -1,0 +1,3 @@
+# Sourced by tests/e2e/run.sh: faults of the API server under a running poolguard.
+# shellcheck shell=bash
+fault_scenarios=""
