@@ -770,6 +770,16 @@ inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *na
 
 	if (e == NULL)
 		return PG_ERR_NOMEM;
+	/* The stored state shows it already: nothing to hold (a shared entry read again). */
+	if (e->present && e->role == role && inventory_entry_stored(e).connections == connections)
+		return PG_OK;
+	/* The same hold again (a shared entry read again, a retry): it lasts the longer. */
+	for (i = 0; i < e->reservation_count; i++)
+		if (e->reservations[i].role == role && e->reservations[i].connections == connections) {
+			if (until > e->reservations[i].until)
+				e->reservations[i].until = until;
+			return PG_OK;
+		}
 	if (e->reservations == NULL && (e->reservations = calloc(INVENTORY_RESERVATIONS_MAX,
 	    sizeof(*e->reservations))) == NULL) {
 		inventory_drop_if_empty(inv, e);
@@ -790,6 +800,9 @@ inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *na
 	} else {
 		r = &e->reservations[e->reservation_count++];
 		inv->reservation_count++;
+		/* A slot a dropped reservation left: it adds nothing to the sums yet. */
+		r->counted.role = -1;
+		r->counted.connections = 0;
 	}
 	r->role = role;
 	r->connections = connections;

@@ -147,7 +147,10 @@ struct workload_resolver inventory_resolver(const struct inventory *inv);
  * together cannot both pass. A reservation only ever adds: in each role a
  * workload holds the larger of its stored state and its reservations there,
  * so a change that is admitted but never stored (or a forged one) can keep
- * connections counted a while, but never takes any away.
+ * connections counted a while, but never takes any away. The same hold
+ * again (role and connections) only extends the one there, and a hold the
+ * stored state shows already is not kept: shared reservations are read
+ * again and again.
  */
 int inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *namespace,
     const char *name, int role, long connections, double until);

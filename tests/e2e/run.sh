@@ -447,7 +447,8 @@ pg_start() {
 	if [ -n "${E2E_INVENTORY:-}" ]; then
 		args+=(--inventory "$E2E_INVENTORY")
 	else
-		args+=(--kubeconfig "$tmp/poolguard.kubeconfig")
+		args+=(--kubeconfig "$tmp/poolguard.kubeconfig"
+		    --lease poolguard-system/poolguard-reservations)
 	fi
 	echo "# e2e: $poolguard_bin ${args[*]}" >>"$tmp/logs/poolguard.log"
 	"$poolguard_bin" "${args[@]}" >>"$tmp/logs/poolguard.log" 2>&1 &
@@ -507,7 +508,7 @@ webhooks:
         resources: ["configmaps"]
         operations: ["CREATE", "UPDATE", "DELETE"]
         scope: Namespaced
-    sideEffects: None
+    sideEffects: NoneOnDryRun
     admissionReviewVersions: ["v1"]
     failurePolicy: Fail
     matchPolicy: Equivalent
@@ -618,13 +619,22 @@ EOF
 		# The RBAC authorizer learns of the new binding through an informer: give it a moment.
 		wait_until 10 k_pg auth can-i list deployments.apps -A >/dev/null 2>&1
 	fi
-	local check verb res want
+	local check verb res want where
 	for check in list:deployments.apps:yes watch:deployments.apps:yes \
 	    list:statefulsets.apps:yes watch:horizontalpodautoscalers.autoscaling:yes \
 	    list:configmaps:yes watch:configmaps:yes list:secrets:no update:deployments.apps:no; do
 		IFS=: read -r verb res want <<<"$check"
 		run k_pg auth can-i "$verb" "$res" --all-namespaces
 		expect_eq "can-i $verb $res" "$out" "$want"
+	done
+	# The reservation Lease: in poolguard-system only, and only that one for get and update.
+	for check in poolguard-system:create:leases.coordination.k8s.io:yes \
+	    poolguard-system:update:leases.coordination.k8s.io/poolguard-reservations:yes \
+	    poolguard-system:update:leases.coordination.k8s.io/other:no \
+	    poolguard-system:get:secrets:no "$ns":create:leases.coordination.k8s.io:no; do
+		IFS=: read -r where verb res want <<<"$check"
+		run k_pg auth can-i "$verb" "$res" -n "$where"
+		expect_eq "can-i $verb $res -n $where" "$out" "$want"
 	done
 	end
 
@@ -685,7 +695,8 @@ EOF
 check_manifests() {
 	local copy=$tmp/manifests want kinds
 	local base_kinds="ClusterRole ClusterRoleBinding ConfigMap Deployment Namespace"
-	base_kinds+=" PodDisruptionBudget Service ServiceAccount ValidatingWebhookConfiguration"
+	base_kinds+=" PodDisruptionBudget Role RoleBinding Service ServiceAccount"
+	base_kinds+=" ValidatingWebhookConfiguration"
 
 	begin "manifests: kubectl kustomize manifests renders and kubectl apply --dry-run=server -k manifests passes"
 	run k kustomize manifests
@@ -698,6 +709,8 @@ check_manifests() {
 	    service/poolguard deployment.apps/poolguard poddisruptionbudget.policy/poolguard \
 	    clusterrole.rbac.authorization.k8s.io/poolguard \
 	    clusterrolebinding.rbac.authorization.k8s.io/poolguard \
+	    role.rbac.authorization.k8s.io/poolguard-reservations \
+	    rolebinding.rbac.authorization.k8s.io/poolguard-reservations \
 	    validatingwebhookconfiguration.admissionregistration.k8s.io/poolguard; do
 		[ -n "$skip" ] || has "$out" "$want" || problem "the dry run did not list $want"
 	done
