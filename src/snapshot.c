@@ -176,7 +176,7 @@ snapshot_import_locked(struct snapshot *snap, const struct lease_state *st, doub
 		e = &st->entries[i];
 		if ((role = snapshot_role_index(snap->cfg, e->role)) < 0)
 			continue;
-		if (inventory_reserve(snap->inv, e->kind, e->namespace, e->name, role,
+		if (inventory_reserve_shared(snap->inv, e->kind, e->namespace, e->name, role,
 		    e->connections, mono + (e->expires - wall)) != PG_OK)
 			log_message(LOG_ERROR, "out_of_memory", "reserving for %s", e->name);
 	}

@@ -280,6 +280,58 @@ test_reservations_read_again(void **state)
 	config_free(cfg);
 }
 
+/*
+ * An entry of the shared Lease is read again at every increase, for as long
+ * as it stays there: once this inventory has seen it stored, a scale-down
+ * afterwards is counted as it is, not at the entry's raise.
+ */
+static void
+test_shared_entry_settled(void **state)
+{
+	struct config *cfg = test_config(budget_text);
+	struct inventory *inv = inventory_new(cfg);
+	const long *usage = inventory_role_usage(inv);
+
+	(void)state;
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 3, 20), 0);
+	/* Another replica's raise to 5, read from the Lease: held. */
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	    30.0), 0);
+	assert_int_equal(usage[0], 100);
+	/* Stored, then scaled down to 1: the entry, read again (its end moved a little), is not held. */
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 5, 20), 0);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 1, 20), 0);
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	    30.004), 0);
+	assert_int_equal(usage[0], 20);
+	assert_int_equal(inventory_reservations(inv), 0);
+	/* A new raise to the same size (another end) is another admission: held. */
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	    31.0), 0);
+	assert_int_equal(usage[0], 100);
+
+	/* First read when it is stored already: remembered, so a scale-down does not revive it. */
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 2, 10), 0);
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 20,
+	    40.0), 0);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 0, 10), 0);
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 20,
+	    40.0), 0);
+	assert_int_equal(usage[0], 100);
+
+	/* A local reservation settled is remembered too: its own entry read back is not held. */
+	assert_int_equal(inventory_reserve(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 30, 50.0),
+	    0);
+	assert_int_equal(usage[0], 130);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 3, 10), 0);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 1, 10), 0);
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 30,
+	    49.999), 0);
+	assert_int_equal(usage[0], 110);
+	inventory_free(inv);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -290,6 +342,7 @@ main(void)
 		cmocka_unit_test(test_reservations),
 		cmocka_unit_test(test_reservation_slot_reused),
 		cmocka_unit_test(test_reservations_read_again),
+		cmocka_unit_test(test_shared_entry_settled),
 	};
 
 	log_set_level(LOG_WARN);
