@@ -331,8 +331,9 @@ snapshot_usage(struct snapshot *snap, double now, struct snapshot_usage *out)
 {
 	pthread_mutex_lock(&snap->lock);
 	inventory_expire(snap->inv, now);
-	memcpy(out->role_usage, inventory_role_usage(snap->inv),
-	    snap->cfg->role_count * sizeof(long));
+	if (out->role_usage)
+		memcpy(out->role_usage, inventory_role_usage(snap->inv),
+		    snap->cfg->role_count * sizeof(long));
 	out->workloads = inventory_count(snap->inv);
 	out->reservations = inventory_reservations(snap->inv);
 	pthread_mutex_unlock(&snap->lock);
