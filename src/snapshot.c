@@ -142,8 +142,8 @@ snapshot_hold_locked(struct snapshot *snap, const struct admission_subject *subj
 
 	for (i = 0; i < subject->reserve_count; i++) {
 		r = &subject->reserve[i];
-		if (inventory_reserve(snap->inv, r->kind, r->namespace, r->name, r->role,
-		    r->connections, until) != PG_OK)
+		if (inventory_reserve_generation(snap->inv, r->kind, r->namespace, r->name, r->role,
+		    r->connections, r->generation, until) != PG_OK)
 			log_message(LOG_ERROR, "out_of_memory", "reserving for %s", r->name);
 	}
 }
@@ -177,7 +177,7 @@ snapshot_import_locked(struct snapshot *snap, const struct lease_state *st, doub
 		if ((role = snapshot_role_index(snap->cfg, e->role)) < 0)
 			continue;
 		if (inventory_reserve_shared(snap->inv, e->kind, e->namespace, e->name, role,
-		    e->connections, mono + (e->expires - wall)) != PG_OK)
+		    e->connections, e->generation, mono + (e->expires - wall)) != PG_OK)
 			log_message(LOG_ERROR, "out_of_memory", "reserving for %s", e->name);
 	}
 }
@@ -200,6 +200,7 @@ snapshot_add_entries(const struct snapshot *snap, const struct admission_subject
 		snprintf(e.name, sizeof(e.name), "%s", r->name);
 		snprintf(e.role, sizeof(e.role), "%s", snap->cfg->roles[r->role].name);
 		e.connections = r->connections;
+		e.generation = r->generation;
 		e.expires = expires;
 		snprintf(e.replica, sizeof(e.replica), "%s", replica);
 		if ((result = lease_add(st, &e, err)))

@@ -31,6 +31,7 @@ struct admission_reservation {
 	char name[ADMISSION_KEY_MAX];	/* the workload's; for a generated name, prefix*uid */
 	int role;
 	long connections;
+	long generation;		/* the workload's metadata.generation once stored, 0: unknown */
 };
 
 /* What the request was about, for logs, metrics and reservations. */
