@@ -219,6 +219,7 @@ snapshot_unshared(struct snapshot *snap, struct lease_ledger *ledger, double unt
 {
 	int allow = snap->cfg->reservation_unavailable_allow;
 
+	subject->lease = "unavailable";
 	metrics_count_lease_unavailable(allow);
 	log_message(LOG_WARN, "reservation_unavailable", "%s; %s", why->msg, allow ?
 	    "admitted unshared" : "refused");
@@ -281,12 +282,16 @@ snapshot_judge_shared(struct snapshot *snap, struct lease_ledger *ledger,
 		memset(subject, 0, sizeof(*subject));
 		admission_judge(snap->cfg, snap->inv, req, v, subject);
 		pthread_mutex_unlock(&snap->lock);
-		if (!v->allowed || subject->reserve_count == 0)
-			break;		/* the other replicas' reservations leave no room */
+		if (!v->allowed || subject->reserve_count == 0) {
+			/* The other replicas' reservations leave no room, or it is no increase now. */
+			subject->lease = !v->allowed ? "refused" : "read";
+			break;
+		}
 		if ((result = snapshot_add_entries(snap, subject, lease_ledger_replica(ledger),
 		    wall + reservation_seconds, st, &err)))
 			break;
 		if ((result = lease_ledger_write(ledger, st, deadline, &err)) == PG_OK) {
+			subject->lease = attempt > 1 ? "written after a conflict" : "written";
 			pthread_mutex_lock(&snap->lock);
 			snapshot_hold_locked(snap, subject, mono + reservation_seconds);
 			pthread_mutex_unlock(&snap->lock);

@@ -96,6 +96,8 @@ webhook_log_decision(const struct snapshot *snap, const struct review_request *r
 		if (subject->pool_source[0])
 			cJSON_AddStringToObject(f, "poolSource", subject->pool_source);
 	}
+	if (subject->lease)
+		cJSON_AddStringToObject(f, "lease", subject->lease);
 	if (v->role >= 0) {
 		cJSON_AddStringToObject(f, "role", snapshot_config(snap)->roles[v->role].name);
 		cJSON_AddNumberToObject(f, "roleUsed", (double)v->role_used);

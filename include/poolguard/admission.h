@@ -42,6 +42,7 @@ struct admission_subject {
 	char pool_source[128];		/* which Spring source gave the pool, "" for the default */
 	struct admission_reservation reserve[ADMISSION_RESERVE_MAX];
 	size_t reserve_count;		/* 0: nothing to hold */
+	const char *lease;		/* what the reservation Lease did (snapshot.c), NULL: not asked */
 };
 
 /*
