@@ -718,8 +718,8 @@ fakeapi_lease_write(struct fakeapi *f, struct fakeapi_collection *c,
 	    "metadata"))) {
 		cJSON_Delete(object);
 		*status = 400;
-		return fakeapi_lease_status(conn, 400, "BadRequest", name, "the body of the request "
-		    "is not a JSON object with metadata");
+		return fakeapi_lease_status(conn, 400, "BadRequest", name, "the body of the "
+		    "request is not a JSON object with metadata");
 	}
 	version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(object, "apiVersion"));
 	kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(object, "kind"));
@@ -753,8 +753,8 @@ fakeapi_lease_write(struct fakeapi *f, struct fakeapi_collection *c,
 	old = fakeapi_find(c, body_name, NULL);
 	if (post && rv && rv[0]) {
 		*status = 500;
-		fakeapi_lease_status(conn, 500, "InternalError", body_name, "resourceVersion should "
-		    "not be set on objects to be created");
+		fakeapi_lease_status(conn, 500, "InternalError", body_name, "resourceVersion "
+		    "should not be set on objects to be created");
 	} else if (post && old) {
 		*status = 409;
 		fakeapi_lease_status(conn, 409, "AlreadyExists", body_name,
@@ -1176,7 +1176,7 @@ enum fakeapi_knob {
 	FAKEAPI_FAIL_WRITES,		/* value: writes to fail, status: with which HTTP status */
 	FAKEAPI_DELAY_READS,		/* value: ms every GET of a Lease waits, 0: none */
 	FAKEAPI_DELAY_WRITES,		/* value: ms every write waits, 0: none */
-	FAKEAPI_HOLD_WRITES,		/* value: the next N writes wait; 0 lets every held one go */
+	FAKEAPI_HOLD_WRITES,		/* value: the next N writes wait; 0 lets the held ones go */
 };
 
 static inline void
@@ -1249,7 +1249,9 @@ fakeapi_count_locked(struct fakeapi *f, const char *collection, enum fakeapi_wha
 
 	if (what == FAKEAPI_OPEN_WATCHES || what == FAKEAPI_HELD || what == FAKEAPI_HELD_WRITES) {
 		c = fakeapi_collection_locked(f, collection);
-		return c == NULL ? 0 : what == FAKEAPI_HELD ? c->held : what == FAKEAPI_HELD_WRITES ?
+		if (c == NULL)
+			return 0;
+		return what == FAKEAPI_HELD ? c->held : what == FAKEAPI_HELD_WRITES ?
 		    c->writes_held : c->watches_open;
 	}
 	for (i = 0; i < f->request_count; i++)

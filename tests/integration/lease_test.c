@@ -33,6 +33,28 @@
 /* Long enough for poolguard under valgrind; every wait ends as soon as it is met. */
 #define WAIT_SECONDS 20.0
 
+/* What /validate answered, and how long it took. */
+struct answer {
+	long status;
+	int allowed;
+	char message[4096];		/* the denial's */
+	char warnings[4096];		/* every warning, joined by " | " */
+	double seconds;
+};
+
+/*
+ * A review sent from a thread while the fake holds its Lease write. It lives
+ * in world, not on a test's stack: a failed assertion leaves the test while
+ * the thread may still write its answer, and teardown joins it.
+ */
+struct pending {
+	const struct harness_server *s;
+	char *review;
+	struct answer answer;
+	pthread_t thread;
+	int started;
+};
+
 struct world {
 	char *dir;
 	char budget[512];
@@ -45,6 +67,7 @@ struct world {
 	struct fakeapi api;
 	struct harness_server a;
 	struct harness_server b;
+	struct pending pending;
 };
 
 static struct world world;
@@ -112,6 +135,7 @@ setup(void **state)
 	assert_int_equal(fakeapi_write_kubeconfig(&world.api, world.kubeconfig, ca), 0);
 	memset(&world.a, 0, sizeof(world.a));
 	memset(&world.b, 0, sizeof(world.b));
+	memset(&world.pending, 0, sizeof(world.pending));
 	return 0;
 }
 
@@ -145,6 +169,9 @@ teardown(void **state)
 {
 	(void)state;
 	fakeapi_stop(&world.api);
+	if (world.pending.started)	/* its write is let go: poolguard answers it */
+		pthread_join(world.pending.thread, NULL);
+	world.pending.started = 0;
 	stop_within(&world.a, 20);
 	stop_within(&world.b, 20);
 	return 0;
@@ -181,8 +208,8 @@ put_deployment(const char *name, long replicas, long pool)
 	snprintf(json, sizeof(json), "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
 	    "\"metadata\":{\"name\":\"%s\",\"namespace\":\"synergyflow\"},\"spec\":{\"replicas\":"
 	    "%ld,\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"nginx\","
-	    "\"env\":[{\"name\":\"SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE\",\"value\":\"%ld\"}]}]}}"
-	    "}}", name, replicas, pool);
+	    "\"env\":[{\"name\":\"SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE\",\"value\":"
+	    "\"%ld\"}]}]}}}}", name, replicas, pool);
 	assert_true(fakeapi_put(&world.api, DEPLOYMENTS, json) > 0);
 }
 
@@ -314,14 +341,6 @@ start_replica(struct harness_server *s, const char *id, const char *budget, cons
 	harness_response_free(&r);
 }
 
-/* What /validate answered, and how long it took. */
-struct answer {
-	long status;
-	int allowed;
-	char message[4096];		/* the denial's */
-	char warnings[4096];		/* every warning, joined by " | " */
-	double seconds;
-};
 
 /*
  * An AdmissionReview of Deployment synergyflow/name: op "CREATE" (old_replicas
@@ -334,16 +353,17 @@ review_json(const char *op, const char *name, long old_replicas, long replicas, 
 	static const char object[] = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
 	    "\"metadata\":{\"name\":\"%s\",\"namespace\":\"synergyflow\"},\"spec\":{\"replicas\":"
 	    "%ld,\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"nginx\","
-	    "\"env\":[{\"name\":\"SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE\",\"value\":\"%ld\"}]}]}}"
-	    "}}";
+	    "\"env\":[{\"name\":\"SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE\",\"value\":"
+	    "\"%ld\"}]}]}}}}";
 	static unsigned uid;
 	char now[2048], before[2048] = "null", *review = malloc(8192);
 
 	snprintf(now, sizeof(now), object, name, replicas, pool);
 	if (old_replicas >= 0)
 		snprintf(before, sizeof(before), object, name, old_replicas, pool);
-	snprintf(review, 8192, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
-	    "\"request\":{\"uid\":\"%s-%u\",\"kind\":{\"group\":\"apps\",\"version\":\"v1\","
+	snprintf(review, 8192, "{\"apiVersion\":\"admission.k8s.io/v1\","
+	    "\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"%s-%u\",\"kind\":"
+	    "{\"group\":\"apps\",\"version\":\"v1\","
 	    "\"kind\":\"Deployment\"},\"resource\":{\"group\":\"apps\",\"version\":\"v1\","
 	    "\"resource\":\"deployments\"},\"namespace\":\"synergyflow\",\"name\":\"%s\","
 	    "\"operation\":\"%s\",\"userInfo\":{\"username\":\"dev\"},\"object\":%s,"
@@ -422,9 +442,9 @@ assert_counters(const struct harness_server *s, long written, long conflicts, lo
 	if (got[0] != written || got[1] != conflicts || got[2] != errors || got[3] != timeouts ||
 	    got[4] != retries) {
 		print_log(s);
-		fail_msg("writes written %ld conflict %ld error %ld timeout %ld, retries %ld; expected "
-		    "%ld %ld %ld %ld, %ld", got[0], got[1], got[2], got[3], got[4], written, conflicts,
-		    errors, timeouts, retries);
+		fail_msg("writes written %ld conflict %ld error %ld timeout %ld, retries %ld; "
+		    "expected %ld %ld %ld %ld, %ld", got[0], got[1], got[2], got[3], got[4],
+		    written, conflicts, errors, timeouts, retries);
 	}
 }
 
@@ -464,8 +484,8 @@ assert_requests_well_formed(void)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (fakeapi_count_status(&world.api, bad[i]) != 0)
-			fail_msg("%d request(s) answered %d", fakeapi_count_status(&world.api, bad[i]),
-			    bad[i]);
+			fail_msg("%d request(s) answered %d",
+			    fakeapi_count_status(&world.api, bad[i]), bad[i]);
 	assert_int_equal(fakeapi_count_requests(&world.api, NULL, DEPLOYMENTS, 404), 0);
 }
 
@@ -537,11 +557,16 @@ test_second_replica_counts_first(void **state)
 	stop_server(&world.b);
 }
 
-struct pending {
-	const struct harness_server *s;
-	char *review;
-	struct answer answer;
-};
+
+/* Lets the held write go and returns the answer to the review sent with send_held(). */
+static struct answer
+release_held(void)
+{
+	fakeapi_set(&world.api, LEASES, FAKEAPI_HOLD_WRITES, 0, 0);
+	pthread_join(world.pending.thread, NULL);
+	world.pending.started = 0;
+	return world.pending.answer;
+}
 
 static void *
 pending_run(void *arg)
@@ -554,12 +579,15 @@ pending_run(void *arg)
 
 /* Holds the next Lease write, then sends review to s in a thread; returns once it is held. */
 static void
-send_held(struct pending *p, pthread_t *thread, const struct harness_server *s, char *review)
+send_held(const struct harness_server *s, char *review)
 {
+	struct pending *p = &world.pending;
+
 	fakeapi_set(&world.api, LEASES, FAKEAPI_HOLD_WRITES, 1, 0);
 	p->s = s;
 	p->review = review;
-	assert_int_equal(pthread_create(thread, NULL, pending_run, p), 0);
+	assert_int_equal(pthread_create(&p->thread, NULL, pending_run, p), 0);
+	p->started = 1;
 	if (fakeapi_wait(&world.api, LEASES, FAKEAPI_HELD_WRITES, 1, WAIT_SECONDS) != 0) {
 		print_log(s);
 		fail_msg("no Lease write came to be held");
@@ -576,9 +604,7 @@ static void
 conflict(long alpha_replicas, int fits)
 {
 	struct lease_state *st;
-	struct pending p;
-	pthread_t thread;
-	struct answer a;
+	struct answer a, held;
 	char *log, want[256];
 	long seeded;
 
@@ -587,21 +613,19 @@ conflict(long alpha_replicas, int fits)
 	start_replica(&world.a, "replica-a", world.budget, "4", NULL);
 	start_replica(&world.b, "replica-b", world.budget, "4", NULL);
 
-	memset(&p, 0, sizeof(p));
-	send_held(&p, &thread, &world.a, review_json("CREATE", "alpha", -1, alpha_replicas, 20, 0));
+	send_held(&world.a, review_json("CREATE", "alpha", -1, alpha_replicas, 20, 0));
 	a = create(&world.b, "beta", 8, 20);
 	assert_true(a.allowed);
 	assert_int_equal(lease_version(), seeded + 1);
-	fakeapi_set(&world.api, LEASES, FAKEAPI_HOLD_WRITES, 0, 0);
-	pthread_join(thread, NULL);
+	held = release_held();
 	print_message("A answered after %.2f s, with the conflict and the second judgement\n",
-	    p.answer.seconds);
-	assert_int_equal(p.answer.status, 200);
+	    held.seconds);
+	assert_int_equal(held.status, 200);
 
 	assert_non_null(st = lease_now());
 	if (fits) {
 		/* 60 + 160 + 100 = 320 of 400 */
-		assert_true(p.answer.allowed);
+		assert_true(held.allowed);
 		assert_trace("GET 200,PUT 409 replica-a,GET 200,PUT 200 replica-b,GET 200,"
 		    "PUT 200 replica-a");
 		assert_int_equal(st->count, 2);
@@ -611,11 +635,11 @@ conflict(long alpha_replicas, int fits)
 		assert_int_equal(metric(&world.a, APP), 320);
 	} else {
 		/* 60 + 160 + 200 = 420 of 400: refused with the sums of both */
-		assert_false(p.answer.allowed);
-		assert_string_equal(p.answer.message, "poolguard: deployment synergyflow/alpha would "
+		assert_false(held.allowed);
+		assert_string_equal(held.message, "poolguard: deployment synergyflow/alpha would "
 		    "hold 10 replicas x pool 20 = 200 connections; role 'app' would use 420 of 400 "
-		    "connections (105%), 20 over; what fits: at most 9 replicas at pool size 20, or "
-		    "pool size at most 18 at 10 replicas");
+		    "connections (105%), 20 over; what fits: at most 9 replicas at pool size 20, "
+		    "or pool size at most 18 at 10 replicas");
 		assert_trace("GET 200,PUT 409 replica-a,GET 200,PUT 200 replica-b,GET 200");
 		assert_int_equal(st->count, 1);
 		assert_entry(st, 0, "beta", 160, "replica-b");
@@ -663,23 +687,19 @@ static void
 test_create_race(void **state)
 {
 	struct lease_state *st;
-	struct pending p;
-	pthread_t thread;
-	struct answer a;
+	struct answer a, held;
 	char *log;
 
 	(void)state;
 	put_deployment("api", 3, 20);
 	start_replica(&world.a, "replica-a", world.budget, "4", NULL);
 	start_replica(&world.b, "replica-b", world.budget, "4", NULL);
-	memset(&p, 0, sizeof(p));
-	send_held(&p, &thread, &world.a, review_json("CREATE", "alpha", -1, 5, 20, 0));
+	send_held(&world.a, review_json("CREATE", "alpha", -1, 5, 20, 0));
 	a = create(&world.b, "beta", 8, 20);
 	assert_true(a.allowed);
-	fakeapi_set(&world.api, LEASES, FAKEAPI_HOLD_WRITES, 0, 0);
-	pthread_join(thread, NULL);
-	assert_int_equal(p.answer.status, 200);
-	assert_true(p.answer.allowed);
+	held = release_held();
+	assert_int_equal(held.status, 200);
+	assert_true(held.allowed);
 	assert_trace("GET 404,POST 409 replica-a,GET 404,POST 201 replica-b,GET 200,"
 	    "PUT 200 replica-a");
 	assert_non_null(st = lease_now());
@@ -973,15 +993,16 @@ test_corrupt_annotation(void **state)
 		const char *annotation;
 		const char *why;
 	} rows[] = {
-		{"{\"v\":1,\"entries\":[[\"Deployment\",\"synergyflow\",\"x\",\"app\",10,4e9,\"r\"],"
-		    "[\"Deployment\",\"synergyflow\",\"y\",\"app\",\"many\",4e9,\"r\"]]}",
+		{"{\"v\":1,\"entries\":[[\"Deployment\",\"synergyflow\",\"x\",\"app\",10,4e9,"
+		    "\"r\"],[\"Deployment\",\"synergyflow\",\"y\",\"app\",\"many\",4e9,\"r\"]]}",
 		    "annotation " LEASE_ANNOTATION ": entry 1: connections must be a whole number "
 		    "from 1 to 1e12"},
 		{"{\"v\":1,\"entries\":[[\"Pod\",\"synergyflow\",\"x\",\"app\",10,4e9,\"r\"]]}",
 		    "annotation " LEASE_ANNOTATION ": entry 0: kind 'Pod' is not a workload kind"},
 		{"{\"v\":1,\"entries\":[[\"Deployment\",\"synergyflow\",\"x\",\"app\",10,4e9]]}",
 		    "annotation " LEASE_ANNOTATION ": entry 0: must be an array of 7 fields"},
-		{"{\"v\":2,\"entries\":[]}", "annotation " LEASE_ANNOTATION ": version \"v\" must be 1"},
+		{"{\"v\":2,\"entries\":[]}",
+		    "annotation " LEASE_ANNOTATION ": version \"v\" must be 1"},
 		{"[\"Deployment\"", "annotation " LEASE_ANNOTATION ": not JSON"},
 	};
 	struct answer a;
@@ -1061,8 +1082,8 @@ test_allow_warning_says_why(void **state)
 		assert_contains(a.warnings, UNRECORDED);
 		if (strstr(a.warnings, rows[i].cause) == NULL ||
 		    strstr(a.warnings, "reservationUnavailable: allow") == NULL) {
-			print_message("the warning names neither '%s' nor the setting, or only one: "
-			    "\"%s\" (%zu characters)\n", rows[i].cause, a.warnings,
+			print_message("the warning names neither '%s' nor the setting, or only "
+			    "one: \"%s\" (%zu characters)\n", rows[i].cause, a.warnings,
 			    strlen(a.warnings));
 			missing++;
 		}
