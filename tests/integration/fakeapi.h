@@ -18,20 +18,37 @@
  *   sends goes out half and the connection drops; an ERROR 410 Gone event
  *   ends the watch; the next watch request is answered HTTP 410; the next N
  *   LISTs fail with a status; LISTs wait while the test holds them.
- * - Every request is logged with its full URI, the time it came and the
- *   status it got, for the test to count and to time.
+ * - coordination.k8s.io/v1 Leases, the one object poolguard writes: GET of
+ *   one (404 Status when absent), POST to the collection (201; 409
+ *   AlreadyExists when present; a resourceVersion in the body is refused as
+ *   kube-apiserver refuses it) and PUT of one with metadata.resourceVersion
+ *   as the precondition, as kube-apiserver checks it (no resourceVersion:
+ *   422; not the stored one: 409 Conflict; a PUT of a Lease that is not
+ *   there creates it, as AllowCreateOnUpdate says for Leases). Each write
+ *   takes a new resourceVersion from the shared counter and is answered
+ *   with the stored object. Faults of a Lease collection: the next N reads
+ *   or writes answered with a status; every read or write delayed; the next
+ *   N writes held (before the precondition is checked) until the test lets
+ *   them go, so two writers can be made to send the same resourceVersion.
+ * - Every request is logged with its method, full URI, the time it came, the
+ *   status it got and, for a Lease write, the spec.holderIdentity it sent,
+ *   for the test to count, to time and to put in order (fakeapi_trace).
  *
- * Requests without "Authorization: Bearer FAKEAPI_TOKEN" get 401. One
- * thread per connection, so a held LIST or an open watch blocks nothing
- * else. Header-only, like harness.h: every function is static inline.
+ * Requests without "Authorization: Bearer FAKEAPI_TOKEN" get 401, methods
+ * other than GET outside the Lease collections 405. One thread per
+ * connection, so a held LIST or write, a delayed read or an open watch
+ * blocks nothing else. Header-only, like harness.h: every function is
+ * static inline.
  */
 #ifndef POOLGUARD_FAKEAPI_H
 #define POOLGUARD_FAKEAPI_H
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +61,8 @@
 #define FAKEAPI_TOKEN "fake-token"
 #define FAKEAPI_COLLECTIONS 64
 #define FAKEAPI_URI_MAX 1024
+#define FAKEAPI_BODY_MAX (1024 * 1024)	/* a write's body; kube-apiserver's limit is 3 MiB */
+#define FAKEAPI_LEASES "/apis/coordination.k8s.io/v1/"
 
 struct fakeapi_event {
 	long rv;
@@ -66,14 +85,35 @@ struct fakeapi_collection {
 	int gone_watch;			/* the next watch request is answered HTTP 410 */
 	unsigned watch_gen;		/* a new watch ends the older ones of the collection */
 	int watches_open;
+	/* Lease collections: */
+	int fail_reads;			/* GETs of one still to answer read_status */
+	int read_status;
+	int fail_writes;		/* writes still to answer write_status */
+	int write_status;
+	long delay_reads_ms;		/* every GET of one waits this long, 0: none */
+	long delay_writes_ms;		/* every write waits this long, 0: none */
+	int hold_writes;		/* writes still to catch and hold */
+	int writes_gate;		/* caught writes wait while set */
+	int writes_held;		/* caught writes waiting now */
 };
 
 struct fakeapi_request {
+	char method[8];
 	char uri[FAKEAPI_URI_MAX];	/* path and query as sent */
 	char collection[256];		/* "" when the path is none of the collections */
+	char holder[64];		/* a Lease write's spec.holderIdentity */
 	int watch;
-	int status;
+	int status;			/* 0 while it is being answered */
 	double at;			/* CLOCK_MONOTONIC seconds */
+};
+
+/* One request's state across libmicrohttpd's calls: its URI, and the body of a write. */
+struct fakeapi_call {
+	char *uri;
+	char *body;
+	size_t len;
+	int begun;
+	int too_big;
 };
 
 struct fakeapi {
@@ -154,7 +194,8 @@ fakeapi_collection_locked(struct fakeapi *f, const char *path)
 /*
  * Splits a request path into its collection (the path up to the resource's
  * plural) and the object name after it (empty for the collection itself).
- * Returns 0 for the four kinds poolguard reads, -1 for anything else.
+ * Returns 0 for the four kinds poolguard reads and for Leases, -1 for
+ * anything else.
  */
 static inline int
 fakeapi_route(const char *url, char *collection, size_t size, char *name, size_t name_size)
@@ -166,6 +207,7 @@ fakeapi_route(const char *url, char *collection, size_t size, char *name, size_t
 		{"/api/v1/", {"configmaps", NULL, NULL}},
 		{"/apis/apps/v1/", {"deployments", "statefulsets", NULL}},
 		{"/apis/autoscaling/v2/", {"horizontalpodautoscalers", NULL, NULL}},
+		{FAKEAPI_LEASES, {"leases", NULL, NULL}},
 	};
 	const char *rest, *slash, *end;
 	size_t g, p, n;
@@ -488,7 +530,8 @@ fakeapi_watch(struct fakeapi *f, struct fakeapi_collection *c, struct MHD_Connec
 
 /* Logs a request and returns its index; the caller holds the lock. */
 static inline size_t
-fakeapi_log_request(struct fakeapi *f, const char *uri, const char *collection, int watch)
+fakeapi_log_request(struct fakeapi *f, const char *method, const char *uri,
+    const char *collection, int watch)
 {
 	struct fakeapi_request *grown, *r;
 
@@ -501,6 +544,7 @@ fakeapi_log_request(struct fakeapi *f, const char *uri, const char *collection, 
 	}
 	r = &f->requests[f->request_count];
 	memset(r, 0, sizeof(*r));
+	snprintf(r->method, sizeof(r->method), "%s", method);
 	snprintf(r->uri, sizeof(r->uri), "%s", uri);
 	snprintf(r->collection, sizeof(r->collection), "%s", collection);
 	r->watch = watch;
@@ -509,32 +553,352 @@ fakeapi_log_request(struct fakeapi *f, const char *uri, const char *collection, 
 	return f->request_count++;
 }
 
+static inline int
+fakeapi_is_lease(const char *collection)
+{
+	return strncmp(collection, FAKEAPI_LEASES, strlen(FAKEAPI_LEASES)) == 0;
+}
+
+/* The reason kube-apiserver gives with a status code. */
+static inline const char *
+fakeapi_reason(int code)
+{
+	switch (code) {
+	case 400:
+		return "BadRequest";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "NotFound";
+	case 409:
+		return "Conflict";
+	case 422:
+		return "Invalid";
+	case 429:
+		return "TooManyRequests";
+	case 503:
+		return "ServiceUnavailable";
+	case 504:
+		return "Timeout";
+	default:
+		return "InternalError";
+	}
+}
+
+/* A Status about Lease name, with the details kube-apiserver adds. */
+static inline enum MHD_Result
+fakeapi_lease_status(struct MHD_Connection *conn, int code, const char *reason,
+    const char *name, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static inline enum MHD_Result
+fakeapi_lease_status(struct MHD_Connection *conn, int code, const char *reason,
+    const char *name, const char *fmt, ...)
+{
+	cJSON *s = cJSON_CreateObject(), *details;
+	char message[1024], *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(s, "kind", "Status");
+	cJSON_AddStringToObject(s, "apiVersion", "v1");
+	cJSON_AddObjectToObject(s, "metadata");
+	cJSON_AddStringToObject(s, "status", "Failure");
+	cJSON_AddStringToObject(s, "message", message);
+	cJSON_AddStringToObject(s, "reason", reason);
+	details = cJSON_AddObjectToObject(s, "details");
+	if (name && name[0])
+		cJSON_AddStringToObject(details, "name", name);
+	cJSON_AddStringToObject(details, "group", "coordination.k8s.io");
+	cJSON_AddStringToObject(details, "kind", "leases");
+	cJSON_AddNumberToObject(s, "code", code);
+	text = cJSON_PrintUnformatted(s);
+	cJSON_Delete(s);
+	return fakeapi_reply(conn, (unsigned)code, text);
+}
+
+/* Waits ms milliseconds, or until the fake stops; the caller holds the lock. */
+static inline void
+fakeapi_sleep_locked(struct fakeapi *f, long ms)
+{
+	double deadline = fakeapi_now() + (double)ms / 1e3, left, whole;
+	struct timespec until;
+
+	while (!f->stopping && (left = deadline - fakeapi_now()) > 0) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		left = modf(left, &whole);
+		until.tv_sec += (time_t)whole;
+		until.tv_nsec += (long)(left * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&f->cond, &f->lock, &until);
+	}
+}
+
+/* metadata.FIELD of object as a string, NULL when it is not one. */
+static inline const char *
+fakeapi_meta_string(const cJSON *object, const char *field)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(object, "metadata"), field));
+}
+
+/* Sets metadata.FIELD of object to value. */
+static inline void
+fakeapi_meta_set(cJSON *object, const char *field, const char *value)
+{
+	cJSON *metadata = cJSON_GetObjectItemCaseSensitive(object, "metadata");
+
+	cJSON_DeleteItemFromObjectCaseSensitive(metadata, field);
+	cJSON_AddStringToObject(metadata, field, value);
+}
+
+/*
+ * Stores object (taken) as the Lease name of c, as a write does: a new
+ * resourceVersion, the uid and creationTimestamp of the one it replaces (or
+ * new ones). Returns the stored object; the caller holds the lock.
+ */
+static inline cJSON *
+fakeapi_lease_store(struct fakeapi *f, struct fakeapi_collection *c, const char *name,
+    cJSON *object)
+{
+	cJSON *old;
+	char rv[32], uid[64];
+	int index;
+
+	snprintf(rv, sizeof(rv), "%ld", ++f->rv);
+	if ((old = fakeapi_find(c, name, &index)) != NULL) {
+		fakeapi_meta_set(object, "uid", fakeapi_meta_string(old, "uid") ?
+		    fakeapi_meta_string(old, "uid") : "");
+		fakeapi_meta_set(object, "creationTimestamp",
+		    fakeapi_meta_string(old, "creationTimestamp") ?
+		    fakeapi_meta_string(old, "creationTimestamp") : "");
+		cJSON_DeleteItemFromArray(c->items, index);
+	} else {
+		snprintf(uid, sizeof(uid), "lease-uid-%s", rv);
+		fakeapi_meta_set(object, "uid", uid);
+		fakeapi_meta_set(object, "creationTimestamp", "2026-01-01T00:00:00Z");
+	}
+	fakeapi_meta_set(object, "resourceVersion", rv);
+	cJSON_AddItemToArray(c->items, object);
+	return object;
+}
+
+/*
+ * A write (PUT of name, or POST to the collection when name is "") of a
+ * Lease with body, judged as kube-apiserver judges it; the caller holds the
+ * lock and has logged the request as r.
+ */
+static inline enum MHD_Result
+fakeapi_lease_write(struct fakeapi *f, struct fakeapi_collection *c,
+    struct MHD_Connection *conn, const char *method, const char *name,
+    const struct fakeapi_call *call, struct fakeapi_request *r, int *status)
+{
+	const char *namespace = c->path + strlen(FAKEAPI_LEASES) + strlen("namespaces/");
+	const char *body_name, *body_namespace, *rv, *version, *kind;
+	char ns[128];
+	cJSON *object, *old;
+	int post = strcmp(method, "POST") == 0;
+
+	(void)r;
+	snprintf(ns, sizeof(ns), "%.*s", (int)strcspn(namespace, "/"), namespace);
+	object = call->body ? cJSON_ParseWithLength(call->body, call->len) : NULL;
+	if (call->too_big) {
+		cJSON_Delete(object);
+		*status = 413;
+		return fakeapi_lease_status(conn, 413, "RequestEntityTooLarge", name,
+		    "the request body is over %d bytes", FAKEAPI_BODY_MAX);
+	}
+	if (!cJSON_IsObject(object) || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(object,
+	    "metadata"))) {
+		cJSON_Delete(object);
+		*status = 400;
+		return fakeapi_lease_status(conn, 400, "BadRequest", name, "the body of the "
+		    "request is not a JSON object with metadata");
+	}
+	version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(object, "apiVersion"));
+	kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(object, "kind"));
+	body_name = fakeapi_meta_string(object, "name");
+	body_namespace = fakeapi_meta_string(object, "namespace");
+	rv = fakeapi_meta_string(object, "resourceVersion");
+	*status = 0;
+	if (version == NULL || strcmp(version, "coordination.k8s.io/v1") != 0 || kind == NULL ||
+	    strcmp(kind, "Lease") != 0) {
+		*status = 400;
+		fakeapi_lease_status(conn, 400, "BadRequest", name, "the object is not a "
+		    "coordination.k8s.io/v1 Lease (apiVersion '%s', kind '%s')",
+		    version ? version : "", kind ? kind : "");
+	} else if (body_name == NULL || body_name[0] == '\0') {
+		*status = 422;
+		fakeapi_lease_status(conn, 422, "Invalid", "", "Lease.coordination.k8s.io \"\" is "
+		    "invalid: metadata.name: Required value: name or generateName is required");
+	} else if (!post && strcmp(body_name, name) != 0) {
+		*status = 400;
+		fakeapi_lease_status(conn, 400, "BadRequest", name, "the name of the object (%s) "
+		    "does not match the name on the URL (%s)", body_name, name);
+	} else if (body_namespace && body_namespace[0] && strcmp(body_namespace, ns) != 0) {
+		*status = 400;
+		fakeapi_lease_status(conn, 400, "BadRequest", body_name, "the namespace of the "
+		    "provided object does not match the namespace sent on the request");
+	}
+	if (*status) {
+		cJSON_Delete(object);
+		return MHD_YES;
+	}
+	old = fakeapi_find(c, body_name, NULL);
+	if (post && rv && rv[0]) {
+		*status = 500;
+		fakeapi_lease_status(conn, 500, "InternalError", body_name, "resourceVersion "
+		    "should not be set on objects to be created");
+	} else if (post && old) {
+		*status = 409;
+		fakeapi_lease_status(conn, 409, "AlreadyExists", body_name,
+		    "leases.coordination.k8s.io \"%s\" already exists", body_name);
+	} else if (!post && old && (rv == NULL || rv[0] == '\0')) {
+		*status = 422;
+		fakeapi_lease_status(conn, 422, "Invalid", body_name, "leases.coordination.k8s.io "
+		    "\"%s\" is invalid: metadata.resourceVersion: Invalid value: 0: must be "
+		    "specified for an update", body_name);
+	} else if (!post && old && strcmp(rv, fakeapi_meta_string(old, "resourceVersion") ?
+	    fakeapi_meta_string(old, "resourceVersion") : "") != 0) {
+		*status = 409;
+		fakeapi_lease_status(conn, 409, "Conflict", body_name, "Operation cannot be "
+		    "fulfilled on leases.coordination.k8s.io \"%s\": the object has been modified; "
+		    "please apply your changes to the latest version and try again", body_name);
+	}
+	if (*status) {
+		cJSON_Delete(object);
+		return MHD_YES;
+	}
+	/* Created by a POST, or by a PUT of one that is not there (AllowCreateOnUpdate). */
+	*status = old ? 200 : 201;
+	fakeapi_meta_set(object, "namespace", ns);
+	object = fakeapi_lease_store(f, c, body_name, object);
+	return fakeapi_reply(conn, (unsigned)*status, cJSON_PrintUnformatted(object));
+}
+
+/*
+ * A request to a Lease collection: GET of one, or a write, after the
+ * scripted holds, delays and failures; the caller holds the lock.
+ */
+static inline enum MHD_Result
+fakeapi_lease(struct fakeapi *f, struct fakeapi_collection *c, struct MHD_Connection *conn,
+    const char *method, const char *name, const struct fakeapi_call *call, size_t at,
+    int *status)
+{
+	struct fakeapi_request *r;
+	int write = strcmp(method, "GET") != 0;
+	const char *holder;
+	cJSON *item, *object;
+
+	if (write && c->hold_writes > 0) {
+		c->hold_writes--;
+		c->writes_held++;
+		pthread_cond_broadcast(&f->cond);
+		while (c->writes_gate && !f->stopping)
+			pthread_cond_wait(&f->cond, &f->lock);
+		c->writes_held--;
+	}
+	fakeapi_sleep_locked(f, write ? c->delay_writes_ms : c->delay_reads_ms);
+	r = &f->requests[at];		/* the log may have grown while it waited */
+	if (write && call && call->body && (object = cJSON_Parse(call->body)) != NULL) {
+		holder = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(object, "spec"), "holderIdentity"));
+		snprintf(r->holder, sizeof(r->holder), "%s", holder ? holder : "");
+		cJSON_Delete(object);
+	}
+	if (f->stopping) {
+		*status = 503;
+		return fakeapi_reply_status(conn, 503, "ServiceUnavailable", "stopping");
+	}
+	if (write && c->fail_writes > 0) {
+		c->fail_writes--;
+		*status = c->write_status;
+		return fakeapi_lease_status(conn, *status, fakeapi_reason(*status), name,
+		    "the fake was told to fail this write");
+	}
+	if (!write && c->fail_reads > 0) {
+		c->fail_reads--;
+		*status = c->read_status;
+		return fakeapi_lease_status(conn, *status, fakeapi_reason(*status), name,
+		    "the fake was told to fail this read");
+	}
+	if (write)
+		return fakeapi_lease_write(f, c, conn, method, name, call, r, status);
+	if ((item = fakeapi_find(c, name, NULL)) == NULL) {
+		*status = 404;
+		return fakeapi_lease_status(conn, 404, "NotFound", name,
+		    "leases.coordination.k8s.io \"%s\" not found", name);
+	}
+	*status = 200;
+	return fakeapi_reply(conn, 200, cJSON_PrintUnformatted(item));
+}
+
+/*
+ * Collects the body of a write into call across libmicrohttpd's calls.
+ * Returns 1 while more is to come (the caller returns MHD_YES), 0 once it is
+ * all there.
+ */
+static inline int
+fakeapi_collect_body(struct fakeapi_call *call, const char *upload, size_t *upload_size)
+{
+	char *grown;
+
+	if (!call->begun) {
+		call->begun = 1;
+		return 1;
+	}
+	if (*upload_size == 0)
+		return 0;
+	if (call->len + *upload_size > FAKEAPI_BODY_MAX)
+		call->too_big = 1;
+	else if ((grown = realloc(call->body, call->len + *upload_size + 1)) != NULL) {
+		call->body = grown;
+		memcpy(call->body + call->len, upload, *upload_size);
+		call->len += *upload_size;
+		call->body[call->len] = '\0';
+	}
+	*upload_size = 0;
+	return 1;
+}
+
 static inline enum MHD_Result
 fakeapi_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
 	struct fakeapi *f = cls;
 	struct fakeapi_collection *c = NULL;
-	const char *auth, *watch_arg, *uri = *req_cls;
+	struct fakeapi_call *call = *req_cls;
+	const char *auth, *watch_arg;
 	char collection[256] = "", name[256] = "", *text;
 	enum MHD_Result ret;
 	cJSON *item;
 	size_t at;
-	int status = 0, watch;
+	int status = 0, watch, write, lease;
 
 	(void)version;
-	(void)upload;
-	(void)upload_size;
+	write = strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
+	if (write && call && fakeapi_collect_body(call, upload, upload_size))
+		return MHD_YES;
 	watch_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "watch");
 	watch = watch_arg && (strcmp(watch_arg, "1") == 0 || strcmp(watch_arg, "true") == 0);
 	pthread_mutex_lock(&f->lock);
 	if (fakeapi_route(url, collection, sizeof(collection), name, sizeof(name)) != 0)
 		collection[0] = '\0';
-	at = fakeapi_log_request(f, uri ? uri : url, collection, watch);
+	lease = collection[0] && fakeapi_is_lease(collection);
+	at = fakeapi_log_request(f, method, call && call->uri ? call->uri : url, collection,
+	    watch);
 	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-	if (strcmp(method, "GET") != 0) {
+	if (strcmp(method, "GET") != 0 && !(lease && ((strcmp(method, "PUT") == 0 && name[0]) ||
+	    (strcmp(method, "POST") == 0 && name[0] == '\0')))) {
 		status = 405;
-		ret = fakeapi_reply_status(conn, 405, "MethodNotAllowed", "GET only");
+		ret = fakeapi_reply_status(conn, 405, "MethodNotAllowed", lease ? "GET or PUT of a "
+		    "Lease, POST to the collection" : "GET only");
 	} else if (auth == NULL || strcmp(auth, "Bearer " FAKEAPI_TOKEN) != 0) {
 		status = 401;
 		ret = fakeapi_reply_status(conn, 401, "Unauthorized", "Unauthorized");
@@ -543,7 +907,9 @@ fakeapi_handle(void *cls, struct MHD_Connection *conn, const char *url, const ch
 		status = 404;
 		ret = fakeapi_reply_status(conn, 404, "NotFound", "the server could not find the "
 		    "requested resource");
-	} else if (watch)
+	} else if (lease && !watch && (write || name[0]))
+		ret = fakeapi_lease(f, c, conn, method, name, call, at, &status);
+	else if (watch)
 		ret = fakeapi_watch(f, c, conn, MHD_lookup_connection_value(conn,
 		    MHD_GET_ARGUMENT_KIND, "resourceVersion"), &status);
 	else if (name[0]) {
@@ -581,23 +947,35 @@ fakeapi_handle(void *cls, struct MHD_Connection *conn, const char *url, const ch
 	return fakeapi_queue_pending(conn, ret);
 }
 
-/* The raw URI of each request, kept for the log; freed when the request completes. */
+/* Each request's state, with its raw URI for the log; freed when the request completes. */
 static inline void *
 fakeapi_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	struct fakeapi_call *call = calloc(1, sizeof(*call));
+
 	(void)cls;
 	(void)conn;
-	return strdup(uri);
+	if (call != NULL && (call->uri = strdup(uri)) == NULL) {
+		free(call);
+		call = NULL;
+	}
+	return call;
 }
 
 static inline void
 fakeapi_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode why)
 {
+	struct fakeapi_call *call = *req_cls;
+
 	(void)cls;
 	(void)conn;
 	(void)why;
-	free(*req_cls);
+	if (call != NULL) {
+		free(call->uri);
+		free(call->body);
+		free(call);
+	}
 	*req_cls = NULL;
 }
 
@@ -793,6 +1171,12 @@ enum fakeapi_knob {
 	FAKEAPI_CUT_NEXT_EVENT,		/* the next event goes out half, then the line drops */
 	FAKEAPI_GONE_EVENT,		/* the watch sends ERROR 410 Gone and ends */
 	FAKEAPI_GONE_WATCH,		/* the next watch request gets HTTP 410 */
+	/* Of a Lease collection: */
+	FAKEAPI_FAIL_READS,		/* value: GETs of a Lease to fail, status: with which */
+	FAKEAPI_FAIL_WRITES,		/* value: writes to fail, status: with which HTTP status */
+	FAKEAPI_DELAY_READS,		/* value: ms every GET of a Lease waits, 0: none */
+	FAKEAPI_DELAY_WRITES,		/* value: ms every write waits, 0: none */
+	FAKEAPI_HOLD_WRITES,		/* value: the next N writes wait; 0 lets the held ones go */
 };
 
 static inline void
@@ -823,6 +1207,24 @@ fakeapi_set(struct fakeapi *f, const char *collection, enum fakeapi_knob knob, i
 		case FAKEAPI_GONE_WATCH:
 			c->gone_watch = 1;
 			break;
+		case FAKEAPI_FAIL_READS:
+			c->fail_reads = value;
+			c->read_status = status;
+			break;
+		case FAKEAPI_FAIL_WRITES:
+			c->fail_writes = value;
+			c->write_status = status;
+			break;
+		case FAKEAPI_DELAY_READS:
+			c->delay_reads_ms = value;
+			break;
+		case FAKEAPI_DELAY_WRITES:
+			c->delay_writes_ms = value;
+			break;
+		case FAKEAPI_HOLD_WRITES:
+			c->hold_writes = value;
+			c->writes_gate = value > 0;
+			break;
 		}
 	}
 	pthread_cond_broadcast(&f->cond);
@@ -834,6 +1236,7 @@ enum fakeapi_what {
 	FAKEAPI_WATCHES,		/* watch requests */
 	FAKEAPI_OPEN_WATCHES,		/* watches whose stream is open now */
 	FAKEAPI_HELD,			/* LISTs waiting now */
+	FAKEAPI_HELD_WRITES,		/* Lease writes held now (FAKEAPI_HOLD_WRITES) */
 };
 
 /* How many of what collection has; the caller holds the lock. */
@@ -844,12 +1247,16 @@ fakeapi_count_locked(struct fakeapi *f, const char *collection, enum fakeapi_wha
 	size_t i;
 	int n = 0;
 
-	if (what == FAKEAPI_OPEN_WATCHES || what == FAKEAPI_HELD) {
+	if (what == FAKEAPI_OPEN_WATCHES || what == FAKEAPI_HELD || what == FAKEAPI_HELD_WRITES) {
 		c = fakeapi_collection_locked(f, collection);
-		return c == NULL ? 0 : what == FAKEAPI_HELD ? c->held : c->watches_open;
+		if (c == NULL)
+			return 0;
+		return what == FAKEAPI_HELD ? c->held : what == FAKEAPI_HELD_WRITES ?
+		    c->writes_held : c->watches_open;
 	}
 	for (i = 0; i < f->request_count; i++)
 		if (strcmp(f->requests[i].collection, collection) == 0 &&
+		    strcmp(f->requests[i].method, "GET") == 0 &&
 		    f->requests[i].watch == (what == FAKEAPI_WATCHES))
 			n++;
 	return n;
@@ -904,6 +1311,7 @@ fakeapi_request(struct fakeapi *f, const char *collection, enum fakeapi_what wha
 	pthread_mutex_lock(&f->lock);
 	for (i = 0; i < f->request_count; i++) {
 		if (strcmp(f->requests[i].collection, collection) != 0 ||
+		    strcmp(f->requests[i].method, "GET") != 0 ||
 		    f->requests[i].watch != (what == FAKEAPI_WATCHES))
 			continue;
 		if (n++ == index) {
@@ -928,6 +1336,97 @@ fakeapi_count_status(struct fakeapi *f, int code)
 		n += f->requests[i].status == code;
 	pthread_mutex_unlock(&f->lock);
 	return n;
+}
+
+/* Does request r match method (NULL: any), a URI starting with prefix and status (0: any)? */
+static inline int
+fakeapi_matches(const struct fakeapi_request *r, const char *method, const char *prefix,
+    int status)
+{
+	return (method == NULL || strcmp(r->method, method) == 0) &&
+	    strncmp(r->uri, prefix, strlen(prefix)) == 0 && (status == 0 || r->status == status);
+}
+
+/* Requests of method (NULL: any) to URIs starting with prefix, answered status (0: any). */
+static inline int
+fakeapi_count_requests(struct fakeapi *f, const char *method, const char *prefix, int status)
+{
+	size_t i;
+	int n = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (i = 0; i < f->request_count; i++)
+		n += fakeapi_matches(&f->requests[i], method, prefix, status);
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+/*
+ * The requests to URIs starting with prefix, in the order they came, as
+ * "GET 404,POST 201 holder,..." (a write with the holderIdentity it sent; a
+ * request still being answered has status 0). Returns buf.
+ */
+static inline char *
+fakeapi_trace(struct fakeapi *f, const char *prefix, char *buf, size_t size)
+{
+	const struct fakeapi_request *r;
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	pthread_mutex_lock(&f->lock);
+	for (i = 0; i < f->request_count && n < size; i++) {
+		r = &f->requests[i];
+		if (!fakeapi_matches(r, NULL, prefix, 0))
+			continue;
+		n += (size_t)snprintf(buf + n, size - n, "%s%s %d%s%s", n ? "," : "", r->method,
+		    r->status, r->holder[0] ? " " : "", r->holder);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return buf;
+}
+
+/* Waits until every request to prefix has been answered; 0, or -1 after seconds. */
+static inline int
+fakeapi_wait_answered(struct fakeapi *f, const char *prefix, double seconds)
+{
+	double deadline = fakeapi_now() + seconds;
+	struct timespec until;
+	size_t i;
+	int busy = 1;
+
+	pthread_mutex_lock(&f->lock);
+	while (busy && fakeapi_now() < deadline) {
+		for (busy = 0, i = 0; i < f->request_count && !busy; i++)
+			busy = f->requests[i].status == 0 &&
+			    fakeapi_matches(&f->requests[i], NULL, prefix, 0);
+		if (!busy)
+			break;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 50 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&f->cond, &f->lock, &until);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return busy ? -1 : 0;
+}
+
+/* The stored object name of collection as JSON text (the caller frees it), NULL when none. */
+static inline char *
+fakeapi_object(struct fakeapi *f, const char *collection, const char *name)
+{
+	struct fakeapi_collection *c;
+	cJSON *item;
+	char *text = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	if ((c = fakeapi_collection_locked(f, collection)) != NULL &&
+	    (item = fakeapi_find(c, name, NULL)) != NULL)
+		text = cJSON_PrintUnformatted(item);
+	pthread_mutex_unlock(&f->lock);
+	return text;
 }
 
 #endif
