@@ -35,10 +35,18 @@ admission_finish(const struct config *cfg, const struct inventory *inv,
     struct verdict *v, struct admission_subject *subject)
 {
 	struct admission_reservation *r;
-	long after = c->replicas * c->pool_per_pod;
+	struct inventory_facts facts;
+	long after = c->replicas * c->pool_per_pod, stored = 0;
 
 	budget_judge(cfg, inventory_role_usage(inv), c, v);
-	if (!v->allowed || c->role < 0 || after <= c->counted.connections ||
+	/*
+	 * Held past what is stored, even when a reservation holds as much already:
+	 * that one may be another replica's entry, about to end because the stored
+	 * state it was for came and went; this increase needs an entry of its own.
+	 */
+	if (inventory_lookup(inv, kind, c->namespace, key, &facts) && facts.role == c->role)
+		stored = facts.pods * facts.pool_per_pod;
+	if (!v->allowed || c->role < 0 || after <= stored ||
 	    subject->reserve_count >= ADMISSION_RESERVE_MAX)
 		return;
 	r = &subject->reserve[subject->reserve_count++];

@@ -378,7 +378,7 @@ configmap_judge(const struct config *cfg, const struct inventory *inv,
 	/* Admitted: hold every raised workload until the watch shows it re-resolved. */
 	for (i = 0; i < e.count && subject->reserve_count < ADMISSION_RESERVE_MAX; i++) {
 		if (e.changes[i].role < 0 ||
-		    e.changes[i].pods * e.changes[i].new_pool <= e.changes[i].held)
+		    e.changes[i].new_pool <= e.changes[i].old_pool)
 			continue;
 		r = &subject->reserve[subject->reserve_count++];
 		r->kind = e.changes[i].kind;

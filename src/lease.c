@@ -414,7 +414,9 @@ lease_ledger_read(struct lease_ledger *l, double deadline, struct lease_state *o
 		result = pg_error_set(err, PG_ERR_TOOBIG, "Lease %s: over %d bytes", l->full_name,
 		    LEASE_BODY_MAX);
 	else if ((result = lease_decode(body, len, out, err)))
-		pg_error_prefix(err, "Lease %s (delete it to start over)", l->full_name);
+		/* The annotation's fault comes first: the caller names the Lease. */
+		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+		    " (delete the Lease to start over)");
 	free(body);
 	return result;
 }

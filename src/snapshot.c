@@ -231,9 +231,11 @@ snapshot_unshared(struct snapshot *snap, struct lease_ledger *ledger, double unt
 		subject->reserve_count = 0;
 		return;
 	}
-	verdict_warn(v, "poolguard could not record the reservation in Lease %s within %g s (%s): "
-	    "admitted, held by this replica only (reservationUnavailable: allow)",
-	    lease_ledger_name(ledger), lease_ledger_timeout(ledger), why->msg);
+	/* kubectl shows warnings of VERDICT_WARNING_MAX each: the phrase, the answer, the cause. */
+	verdict_warn(v, "poolguard could not record the reservation in Lease %s within %g s",
+	    lease_ledger_name(ledger), lease_ledger_timeout(ledger));
+	verdict_warn(v, "admitted, held by this replica only (reservationUnavailable: allow)");
+	verdict_warn(v, "why: %s", why->msg);
 	pthread_mutex_lock(&snap->lock);
 	snapshot_hold_locked(snap, subject, until);
 	pthread_mutex_unlock(&snap->lock);

@@ -159,6 +159,46 @@ test_scale_uses_inventory_pool(void **state)
 	assert_int_equal(v.connections_after, 220);
 }
 
+/*
+ * api stored at 3 x 20 while a reservation (another replica's entry) holds it
+ * at 6 x 20: a scale to 6 adds nothing to the sums, but past the stored state
+ * it still asks for a reservation of its own. Without one, nothing records
+ * it when the entry it leaned on ends (the stored 6 came and went): found by
+ * the two-replica e2e as HPA raises admitted twice, 121 of 100.
+ */
+static void
+test_covered_increase_still_reserved(void **state)
+{
+	struct fixture *f = *state;
+	struct admission_subject subject;
+	struct review_request req;
+	struct pg_error err;
+	struct verdict v;
+	char *text = scale_json("api", 6, 3);
+
+	assert_int_equal(inventory_reserve(f->inv, WORKLOAD_DEPLOYMENT, "synergyflow", "api", 0,
+	    120, 30.0), 0);
+	if (review_decode(text, strlen(text), 0, &req, &err))
+		fail_msg("decode: %s", err.msg);
+	memset(&subject, 0, sizeof(subject));
+	admission_judge(f->cfg, f->inv, &req, &v, &subject);
+	assert_true(v.allowed);
+	assert_int_equal(v.connections_before, 120);
+	assert_int_equal(subject.reserve_count, 1);
+	assert_int_equal(subject.reserve[0].connections, 120);
+	/* A scale to the stored 3 is no increase: nothing to hold. */
+	review_release(&req);
+	free(text);
+	text = scale_json("api", 3, 6);
+	if (review_decode(text, strlen(text), 0, &req, &err))
+		fail_msg("decode: %s", err.msg);
+	memset(&subject, 0, sizeof(subject));
+	admission_judge(f->cfg, f->inv, &req, &v, &subject);
+	assert_int_equal(subject.reserve_count, 0);
+	review_release(&req);
+	free(text);
+}
+
 static void
 test_scale_to_zero_empty_spec(void **state)
 {
@@ -509,6 +549,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_scale_uses_inventory_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_covered_increase_still_reserved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scale_to_zero_empty_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scale_not_in_inventory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_env_raises_pool, setup, teardown),
