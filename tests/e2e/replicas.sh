@@ -25,15 +25,15 @@
 # Environment:
 #   E2E_REPLICA_ROUNDS=N  rounds of the kubectl races of o and p (default 20)
 #   E2E_LEASE=NS/NAME     the replicas' --lease (default poolguard-system/poolguard-reservations);
-#                         E2E_LEASE= (empty) runs them without --lease, as a binary without shared
-#                         reservations does: the races then let both requests through.
+#                         E2E_LEASE=none keeps each replica's reservations to itself, as before
+#                         the Lease: then the races let both requests through and o, p, q fail.
 
 replica_scenarios="o p q"
 rns=replicas
 rep_seconds=6
-rep_lease=${E2E_LEASE-poolguard-system/poolguard-reservations}
-rep_shared=0            # 1: the replicas share their reservations through a Lease
-case $rep_lease in "" | none) ;; *) rep_shared=1 ;; esac
+rep_lease=${E2E_LEASE:-poolguard-system/poolguard-reservations}
+rep_shared=1            # the replicas share their reservations through a Lease
+[ "$rep_lease" != none ] || rep_shared=0
 rep_pool_var=SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE
 rep_b_pid=""
 lb_pid=""
@@ -64,10 +64,9 @@ rjp() {
 	k get "$1" -n "$rns" -o "jsonpath=$2" 2>&1
 }
 
-# The serve arguments of a replica named $1.
+# The serve arguments of a replica named $1 (after pg_start's own, which they override).
 rep_args() {
-	rep_argv=(--reservation-seconds "$rep_seconds")
-	[ -z "$rep_lease" ] || rep_argv+=(--lease "$rep_lease" --replica-id "$1")
+	rep_argv=(--reservation-seconds "$rep_seconds" --lease "$rep_lease" --replica-id "$1")
 }
 
 # rep_metric PORT NAME: the value of the sample NAME (labels included) on that replica's /metrics,
@@ -287,7 +286,7 @@ rooms_are() {
 # other denied for the budget. Counts rounds that admitted both in rep_both.
 review_rounds() {
 	local what=$1 free=$2 r ka kb pa pb aa ab base=0 v
-	rep_both=0
+	rep_both=0 rep_none=0
 	for ((r = $3; r <= $4; r++)); do
 		ka=$((free / 2 + 1))
 		kb=$ka
@@ -322,6 +321,10 @@ review_rounds() {
 			;;
 		"allowed denied") v=$ab ;;
 		"denied allowed") v=$aa ;;
+		"denied denied")
+			rep_none=$((rep_none + 1))
+			problem "round $r: both denied, though either fits alone"
+			;;
 		*) problem "round $r: not exactly one allowed: '${aa%%$'\t'*}' and '${ab%%$'\t'*}'" ;;
 		esac
 		if [ -n "${v:-}" ] && ! has "$v" "role 'replicas_app' would use"; then
@@ -371,7 +374,7 @@ rep_value() {
 # rep_both.
 race_rounds() {
 	local what=$1 r go=$tmp/rep-race.go rc_a rc_b pa pb a b loser
-	rep_both=0
+	rep_both=0 rep_none=0
 	for ((r = 1; r <= $2; r++)); do
 		rm -f "$go"
 		rep_racer "$go" alpha raise "$what" alpha 6 &
@@ -395,6 +398,7 @@ race_rounds() {
 			rep_both=$((rep_both + 1))
 			problem "round $r: both succeeded: 120 of 100"
 		elif [ "$rc_a" -ne 0 ] && [ "$rc_b" -ne 0 ]; then
+			rep_none=$((rep_none + 1))
 			problem "round $r: both were refused, though either fits alone"
 		else
 			loser=alpha
@@ -409,6 +413,9 @@ race_rounds() {
 			else
 				expect_eq "round $r: stored alpha,beta" "$a,$b" "3,6"
 			fi
+		fi
+		if [ "$rep_shared" = 1 ] && [ "$rc_a" -eq "$rc_b" ]; then
+			note "round $r: Lease: $(lease_entries)"
 		fi
 		[ "$a" = 3 ] || { run raise "$what" alpha 3 && expect_ok; }
 		[ "$b" = 3 ] || { run raise "$what" beta 3 && expect_ok; }
@@ -463,7 +470,7 @@ EOF
 scenario_o() {
 	local rounds=${E2E_REPLICA_ROUNDS:-20} na nb t
 
-	rep_begin "o1. two replicas (--lease ${rep_lease:-unset}, --reservation-seconds $rep_seconds) behind haproxy; the webhook calls the balancer"
+	rep_begin "o1. two replicas (--lease $rep_lease, --reservation-seconds $rep_seconds) behind haproxy; the webhook calls the balancer"
 	[ -n "$skip" ] || command -v haproxy >/dev/null ||
 	    problem "haproxy is not installed ('make deps' as root installs it)"
 	rep_workloads
@@ -497,7 +504,7 @@ scenario_o() {
 
 	rep_begin "o2. kubectl scale alpha 3->6 and beta 3->6 at once (+30 each, 40 free) through the balancer: one wins ($rounds rounds)"
 	[ -n "$skip" ] || race_rounds scale "$rounds"
-	[ -n "$skip" ] || echo "# o2: both admitted in $rep_both of $rounds rounds"
+	[ -n "$skip" ] || echo "# o2: both admitted in $rep_both, both refused in $rep_none of $rounds rounds"
 	rep_end
 
 	rep_begin "o3. both replicas judged kubectl's scale requests (their decision logs)"
@@ -517,7 +524,7 @@ scenario_o() {
 		wait_until $((rep_seconds + 10)) rooms_are 40 ||
 		    problem "the replicas do not both see 40 free: $room_note"
 		review_rounds scale 40 1 5
-		echo "# o4: both allowed in $rep_both of 5 rounds"
+		echo "# o4: both allowed in $rep_both, both denied in $rep_none of 5 rounds"
 	fi
 	rep_end
 }
@@ -549,7 +556,7 @@ EOF
 
 	rep_begin "p2. kubectl patch of both HPAs' maxReplicas 3->6 at once (+30 each, 40 free): one wins ($rounds rounds)"
 	[ -n "$skip" ] || race_rounds hpa "$rounds"
-	[ -n "$skip" ] || echo "# p2: both admitted in $rep_both of $rounds rounds"
+	[ -n "$skip" ] || echo "# p2: both admitted in $rep_both, both refused in $rep_none of $rounds rounds"
 	rep_end
 
 	rep_begin "p3. both replicas judged kubectl's HPA updates (their decision logs)"
@@ -586,7 +593,7 @@ EOF
 		wait_until $((rep_seconds + 10)) rooms_are 32 ||
 		    problem "the replicas do not both see 32 free: $room_note"
 		review_rounds hpa 32 1 4
-		echo "# p4: both allowed in $rep_both of 4 rounds"
+		echo "# p4: both allowed in $rep_both, both denied in $rep_none of 4 rounds"
 		rk delete hpa --all >/dev/null 2>&1 || problem "cannot delete the HPAs of p"
 	fi
 	rep_end
@@ -606,6 +613,39 @@ import json, sys
 d = json.load(sys.stdin)
 sys.exit(0 if any(e[1] == sys.argv[1] and e[2] == sys.argv[2] and e[6] == sys.argv[3]
                   for e in d.get("entries", [])) else 1)' "$rns" "$1" "$2" 2>/dev/null
+}
+
+# port_free PORT: nothing holds 127.0.0.1:PORT (a bind with SO_REUSEADDR, as a listener does,
+# succeeds).
+port_free() {
+	python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# pg_back: the single poolguard again on $pg_port. The port was free for a moment once replica A
+# stopped, and $pg_port lies in the kernel's ephemeral range, so a connection made meanwhile
+# (poolguard's own LISTs start before it listens) can hold it: then wait for it and start again,
+# up to 3 times.
+pg_back() {
+	local attempt
+	for attempt in 1 2 3; do
+		pg_start
+		pg_wait_ready && return 0
+		tail -n 5 "$tmp/logs/poolguard.log" | grep -q "unable to listen on '127.0.0.1:$pg_port'" ||
+		    break
+		note "attempt $attempt: 127.0.0.1:$pg_port is in use: $(ss -tanp 2>/dev/null |
+		    grep ":$pg_port " | head -n 3)"
+		wait_until 30 port_free "$pg_port"
+	done
+	problem "$pg_ready_note"
+	return 1
 }
 
 # beta_scaled: kubectl scale beta 3 -> 6 through the balancer is admitted (a refusal, poolguard's
@@ -695,7 +735,7 @@ scenario_q() {
 	# Back to what the scenarios after these expect: namespace replicas empty, one poolguard on
 	# $pg_port with --lease, the webhook at it (haproxy stopped first, so the probe passes only
 	# once the API server calls $pg_port).
-	begin "q4. back to one poolguard on 127.0.0.1:$pg_port (--lease ${rep_lease:-unset}), the webhook at it"
+	begin "q4. back to one poolguard on 127.0.0.1:$pg_port (pg_start: --lease poolguard-system/poolguard-reservations), the webhook at it"
 	if [ -z "$skip" ]; then
 		[ -z "$rep_down" ] || note "the replica scenarios stopped early: $rep_down"
 		run rk delete deployment --all
@@ -709,12 +749,7 @@ scenario_q() {
 		done
 		extra_pids=$rest
 		lb_pid="" rep_b_pid=""
-		if [ -n "$rep_lease" ]; then
-			pg_start "$pg_port" poolguard --lease "$rep_lease"
-		else
-			pg_start
-		fi
-		pg_wait_ready || problem "$pg_ready_note"
+		pg_back
 	fi
 	if [ -z "$skip" ] && [ ${#problems[@]} -eq 0 ]; then
 		webhook_at "$pg_port"

@@ -443,8 +443,9 @@ EOF
 }
 
 # pg_start [PORT [LOG [ARG...]]]: starts poolguard in the background on 127.0.0.1:PORT (default
-# $pg_port), its log appended to logs/LOG.log (default poolguard), with the extra serve ARGs.
-# Sets pg_started to its pid, and pg_pid too when PORT is $pg_port.
+# $pg_port), its log appended to logs/LOG.log (default poolguard), with the extra serve ARGs last
+# (so that they override: --lease none). Sets pg_started to its pid, and pg_pid too when PORT
+# is $pg_port.
 # shellcheck disable=SC2120  # replicas.sh passes arguments
 pg_start() {
 	local port=${1:-$pg_port} log=${2:-poolguard}
@@ -452,13 +453,14 @@ pg_start() {
 	local args=(serve --config "$tmp/budget.yaml"
 	    --tls-cert certs/out/serving.crt --tls-key certs/out/serving.key
 	    --client-ca certs/out/ca.crt
-	    --listen "127.0.0.1:$port" "$@")
+	    --listen "127.0.0.1:$port")
 	if [ -n "${E2E_INVENTORY:-}" ]; then
 		args+=(--inventory "$E2E_INVENTORY")
 	else
 		args+=(--kubeconfig "$tmp/poolguard.kubeconfig"
 		    --lease poolguard-system/poolguard-reservations)
 	fi
+	args+=("$@")
 	echo "# e2e: $poolguard_bin ${args[*]}" >>"$tmp/logs/$log.log"
 	"$poolguard_bin" "${args[@]}" >>"$tmp/logs/$log.log" 2>&1 &
 	pg_started=$!
