@@ -29,6 +29,8 @@ DEB_PACKAGES := gcc make pkg-config openssl curl ca-certificates \
 	libmicrohttpd-dev libcjson-dev libyaml-dev libssl-dev libgnutls28-dev \
 	libcmocka-dev libcurl4-openssl-dev libpq-dev prometheus valgrind \
 	postgresql pgbouncer
+# make e2e: the load balancer in front of two replicas (tests/e2e/replicas.sh).
+DEB_PACKAGES += haproxy
 
 include tests/fuzz/fuzz.mk
 DEB_PACKAGES += $(FUZZ_DEB_PACKAGES)

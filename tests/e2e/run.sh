@@ -416,7 +416,8 @@ apiserver_ready() {
 # The budget under test: role synergyflow_app may hold 200 connections; the cluster 1000, of which
 # 3 are reserved, so the role's limit is always the one that binds. Warnings from 80%. A
 # Deployment with an HPA counts the HPA's maxReplicas. Workloads labelled tier: batch belong to
-# synergyflow_batch instead (none is, until scenario k tries to move one there).
+# synergyflow_batch instead (none is, until scenario k tries to move one there). Role replicas_app
+# (namespace replicas) is the one of replicas.sh's scenarios.
 write_budget() {
 	cat >"$tmp/budget.yaml" <<'EOF'
 cluster:
@@ -435,39 +436,53 @@ roles:
   - name: synergyflow_app
     connectionLimit: 200
     namespaces: [synergyflow]
+  - name: replicas_app
+    connectionLimit: 100
+    namespaces: [replicas]
 EOF
 }
 
-# Starts poolguard in the background, its log appended to logs/poolguard.log.
+# pg_start [PORT [LOG [ARG...]]]: starts poolguard in the background on 127.0.0.1:PORT (default
+# $pg_port), its log appended to logs/LOG.log (default poolguard), with the extra serve ARGs last
+# (so that they override: --lease none). Sets pg_started to its pid, and pg_pid too when PORT
+# is $pg_port.
+# shellcheck disable=SC2120  # replicas.sh passes arguments
 pg_start() {
+	local port=${1:-$pg_port} log=${2:-poolguard}
+	shift $(($# < 2 ? $# : 2))
 	local args=(serve --config "$tmp/budget.yaml"
 	    --tls-cert certs/out/serving.crt --tls-key certs/out/serving.key
 	    --client-ca certs/out/ca.crt
-	    --listen "127.0.0.1:$pg_port")
+	    --listen "127.0.0.1:$port")
 	if [ -n "${E2E_INVENTORY:-}" ]; then
 		args+=(--inventory "$E2E_INVENTORY")
 	else
 		args+=(--kubeconfig "$tmp/poolguard.kubeconfig"
 		    --lease poolguard-system/poolguard-reservations)
 	fi
-	echo "# e2e: $poolguard_bin ${args[*]}" >>"$tmp/logs/poolguard.log"
-	"$poolguard_bin" "${args[@]}" >>"$tmp/logs/poolguard.log" 2>&1 &
-	pg_pid=$!
+	args+=("$@")
+	echo "# e2e: $poolguard_bin ${args[*]}" >>"$tmp/logs/$log.log"
+	"$poolguard_bin" "${args[@]}" >>"$tmp/logs/$log.log" 2>&1 &
+	pg_started=$!
+	[ "$port" != "$pg_port" ] || pg_pid=$pg_started
 }
 
-# Waits up to 30 s for GET /readyz to answer 200. Sets pg_ready_note to what it saw.
+# pg_wait_ready [PID PORT]: waits up to 30 s for GET /readyz of the poolguard PID (default
+# $pg_pid) on PORT (default $pg_port) to answer 200. Sets pg_ready_note to what it saw.
+# shellcheck disable=SC2120  # replicas.sh passes arguments
 pg_wait_ready() {
+	local pid=${1:-$pg_pid} port=${2:-$pg_port}
 	local deadline=$(($(now_ms) + 30000)) code not_ready=0
 	pg_ready_note=""
 	while :; do
-		if ! kill -0 "$pg_pid" 2>/dev/null; then
-			wait "$pg_pid" 2>/dev/null
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null
 			pg_ready_note="poolguard exited with status $? before it was ready"
-			pg_pid=""
+			[ "$pid" != "$pg_pid" ] || pg_pid=""
 			return 1
 		fi
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert certs/out/ca.crt \
-		    "https://127.0.0.1:$pg_port/readyz")
+		    "https://127.0.0.1:$port/readyz")
 		if [ "$code" = 200 ]; then
 			pg_ready_note="readyz answered 200 after $not_ready not-ready answers"
 			return 0
