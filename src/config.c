@@ -340,6 +340,18 @@ config_field_unknown_pool(struct config_parser *p, yaml_node_t *n, const char *p
 }
 
 static int
+config_field_reservation_unavailable(struct config_parser *p, yaml_node_t *n, const char *path,
+    void *dst)
+{
+	if (n->type == YAML_SCALAR_NODE && (strcmp(config_scalar(n), "deny") == 0 ||
+	    strcmp(config_scalar(n), "allow") == 0)) {
+		*(int *)dst = config_scalar(n)[0] == 'a';
+		return PG_OK;
+	}
+	return config_fail(p, n, path, "must be 'deny' or 'allow'");
+}
+
+static int
 config_field_rollout_peak(struct config_parser *p, yaml_node_t *n, const char *path, void *dst)
 {
 	static const char *const names[] = {
@@ -677,6 +689,8 @@ static const struct config_field config_top_fields[] = {
 	{"countHpaMaxReplicas", config_field_bool, offsetof(struct config, count_hpa_max_replicas), 0},
 	{"unknownPoolSize", config_field_unknown_pool, offsetof(struct config, unknown_pool_deny), 0},
 	{"rolloutPeak", config_field_rollout_peak, offsetof(struct config, rollout_peak), 0},
+	{"reservationUnavailable", config_field_reservation_unavailable,
+	    offsetof(struct config, reservation_unavailable_allow), 0},
 };
 
 static int

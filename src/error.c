@@ -70,6 +70,10 @@ pg_result_name(int code)
 		return "input too large";
 	case PG_ERR_UNSUPPORTED:
 		return "unsupported";
+	case PG_ERR_TIMEOUT:
+		return "timed out";
+	case PG_ERR_CONFLICT:
+		return "conflict";
 	}
 	return "unknown error";
 }

@@ -17,6 +17,9 @@
 /* The longest ConfigMap value kept: pool sizes are short numbers. */
 #define INVENTORY_CONFIGMAP_VALUE_MAX 64
 
+/* Holds the stored state has shown, remembered per workload so a shared entry read again is not. */
+#define INVENTORY_SETTLED_MAX 4
+
 /* An admitted change not yet seen: role and connections it will hold, until when. */
 struct inventory_reservation {
 	int role;
@@ -40,6 +43,7 @@ struct inventory_entry {
 
 	struct inventory_reservation *reservations;	/* INVENTORY_RESERVATIONS_MAX of room */
 	unsigned reservation_count;
+	struct inventory_reservation *settled;	/* INVENTORY_SETTLED_MAX, the latest ends kept */
 
 	struct budget_holding counted;	/* what the per-role sums hold of its stored state */
 	struct inventory_entry *next;
@@ -127,6 +131,7 @@ inventory_entry_free(struct inventory_entry *e)
 	free(e->name);
 	cJSON_Delete(e->pod_spec);
 	free(e->reservations);
+	free(e->settled);
 	free(e);
 }
 
@@ -309,6 +314,47 @@ inventory_reservation_drop(struct inventory *inv, struct inventory_entry *e, uns
 	e->reservations = NULL;
 }
 
+/*
+ * Remembers that the stored state showed the hold (role, connections) that
+ * ends at until, in place of the one remembered that ends first. Out of
+ * memory it is not remembered: a shared entry read again then counts until
+ * it ends, too much for a while, never too little.
+ */
+static void
+inventory_remember_settled(struct inventory_entry *e, int role, long connections, double until)
+{
+	struct inventory_reservation *slot;
+	unsigned i;
+
+	if (e->settled == NULL && (e->settled = calloc(INVENTORY_SETTLED_MAX,
+	    sizeof(*e->settled))) == NULL)
+		return;
+	slot = &e->settled[0];
+	for (i = 1; i < INVENTORY_SETTLED_MAX; i++)
+		if (e->settled[i].until < slot->until)
+			slot = &e->settled[i];
+	slot->role = role;
+	slot->connections = connections;
+	slot->until = until;
+}
+
+/*
+ * The same shared entry as a settled hold: same role and connections, and
+ * the same end within what reading it again moves it (it is written to the
+ * millisecond and moved from the epoch to the monotonic clock at each read).
+ */
+static int
+inventory_was_settled(const struct inventory_entry *e, int role, long connections, double until)
+{
+	unsigned i;
+
+	for (i = 0; e->settled && i < INVENTORY_SETTLED_MAX; i++)
+		if (e->settled[i].role == role && e->settled[i].connections == connections &&
+		    e->settled[i].until > until - 0.05 && e->settled[i].until < until + 0.05)
+			return 1;
+	return 0;
+}
+
 /* Ends the reservations the stored state now shows: the admitted change is stored. */
 static void
 inventory_settle(struct inventory *inv, struct inventory_entry *e)
@@ -318,9 +364,11 @@ inventory_settle(struct inventory *inv, struct inventory_entry *e)
 
 	while (i < e->reservation_count)
 		if (e->present && e->reservations[i].role == stored.role &&
-		    e->reservations[i].connections == stored.connections)
+		    e->reservations[i].connections == stored.connections) {
+			inventory_remember_settled(e, stored.role, stored.connections,
+			    e->reservations[i].until);
 			inventory_reservation_drop(inv, e, i);
-		else
+		} else
 			i++;
 	inventory_recount(inv, e);
 }
@@ -760,9 +808,9 @@ inventory_remove_configmap(struct inventory *inv, const char *namespace, const c
 	inventory_reresolve(inv, namespace);
 }
 
-int
-inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *namespace,
-    const char *name, int role, long connections, double until)
+static int
+inventory_hold(struct inventory *inv, enum workload_kind kind, const char *namespace,
+    const char *name, int role, long connections, double until, int shared)
 {
 	struct inventory_entry *e = inventory_entry_for(inv, kind, namespace, name);
 	struct inventory_reservation *r;
@@ -770,6 +818,22 @@ inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *na
 
 	if (e == NULL)
 		return PG_ERR_NOMEM;
+	/* A shared entry this inventory has seen stored: it ended here, read again or not. */
+	if (shared && inventory_was_settled(e, role, connections, until))
+		return PG_OK;
+	/* The stored state shows it already: nothing to hold, and it is settled. */
+	if (e->present && e->role == role && inventory_entry_stored(e).connections == connections) {
+		if (shared)
+			inventory_remember_settled(e, role, connections, until);
+		return PG_OK;
+	}
+	/* The same hold again (a shared entry read again, a retry): it lasts the longer. */
+	for (i = 0; i < e->reservation_count; i++)
+		if (e->reservations[i].role == role && e->reservations[i].connections == connections) {
+			if (until > e->reservations[i].until)
+				e->reservations[i].until = until;
+			return PG_OK;
+		}
 	if (e->reservations == NULL && (e->reservations = calloc(INVENTORY_RESERVATIONS_MAX,
 	    sizeof(*e->reservations))) == NULL) {
 		inventory_drop_if_empty(inv, e);
@@ -790,12 +854,29 @@ inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *na
 	} else {
 		r = &e->reservations[e->reservation_count++];
 		inv->reservation_count++;
+		/* A slot a dropped reservation left: it adds nothing to the sums yet. */
+		r->counted.role = -1;
+		r->counted.connections = 0;
 	}
 	r->role = role;
 	r->connections = connections;
 	r->until = until;
 	inventory_recount(inv, e);
 	return PG_OK;
+}
+
+int
+inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *namespace,
+    const char *name, int role, long connections, double until)
+{
+	return inventory_hold(inv, kind, namespace, name, role, connections, until, 0);
+}
+
+int
+inventory_reserve_shared(struct inventory *inv, enum workload_kind kind, const char *namespace,
+    const char *name, int role, long connections, double until)
+{
+	return inventory_hold(inv, kind, namespace, name, role, connections, until, 1);
 }
 
 void

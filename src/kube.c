@@ -1,5 +1,6 @@
 /*
- * kube.c - libcurl client for the API server: credentials, GET, watch streams.
+ * kube.c - libcurl client for the API server: credentials, GET, watch streams,
+ * and the writes of the reservation Lease.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -311,9 +312,31 @@ kube_client_in_cluster(const char *dir, struct kube_client **out, struct pg_erro
 	return PG_OK;
 }
 
-/* Sets up a GET of path with the client's TLS material and credentials. */
+int
+kube_service_account_namespace(const char *dir, char *buf, size_t size, struct pg_error *err)
+{
+	char path[512], *text;
+	size_t len;
+	int result;
+
+	snprintf(path, sizeof(path), "%s/namespace", dir ? dir : KUBE_SA_DIR);
+	if ((result = fileio_read(path, 256, &text, &len, err)))
+		return result;
+	kube_trim(text);
+	if (*text == '\0' || strlen(text) >= size)
+		result = pg_error_set(err, PG_ERR_INVALID, "'%s' holds no namespace", path);
+	else
+		memcpy(buf, text, strlen(text) + 1);
+	free(text);
+	return result;
+}
+
+/*
+ * Sets up a GET of path with the client's TLS material and credentials,
+ * given up after timeout_ms (connecting included).
+ */
 static int
-kube_prepare(struct kube_client *c, CURL *curl, const char *path, long timeout,
+kube_prepare(struct kube_client *c, CURL *curl, const char *path, long timeout_ms,
     struct curl_slist **headers, struct pg_error *err)
 {
 	struct curl_blob blob;
@@ -324,8 +347,8 @@ kube_prepare(struct kube_client *c, CURL *curl, const char *path, long timeout,
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
 	if (c->ca.data) {
@@ -433,7 +456,7 @@ kube_get_until(struct kube_client *c, const char *path, long timeout_seconds,
 	*status = 0;
 	if (curl == NULL)
 		return pg_error_set(err, PG_ERR_NOMEM, "out of memory");
-	if ((result = kube_prepare(c, curl, path, timeout_seconds, &headers, err)))
+	if ((result = kube_prepare(c, curl, path, timeout_seconds * 1000, &headers, err)))
 		goto out;
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, kube_collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
@@ -446,6 +469,51 @@ kube_get_until(struct kube_client *c, const char *path, long timeout_seconds,
 	if (code != CURLE_OK) {
 		result = pg_error_set(err, b.too_big ? PG_ERR_TOOBIG : PG_ERR_IO, "GET %s%s: %s",
 		    c->server, path, b.too_big ? "response too large" : curl_easy_strerror(code));
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	*body = b.data ? b.data : strdup("");
+	*len = b.len;
+	b.data = NULL;
+out:
+	free(b.data);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	return result;
+}
+
+int
+kube_send(struct kube_client *c, const char *method, const char *path, const char *json,
+    long timeout_ms, char **body, size_t *len, long *status, struct pg_error *err)
+{
+	struct kube_body b = {NULL, 0, 0, KUBE_BODY_MAX, 0};
+	struct curl_slist *headers = NULL;
+	CURL *curl = curl_easy_init();
+	CURLcode code;
+	int result;
+
+	*body = NULL;
+	*len = 0;
+	*status = 0;
+	if (curl == NULL)
+		return pg_error_set(err, PG_ERR_NOMEM, "out of memory");
+	if ((result = kube_prepare(c, curl, path, timeout_ms > 0 ? timeout_ms : 1, &headers, err)))
+		goto out;
+	if (json) {
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
+	}
+	if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, kube_collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+	code = curl_easy_perform(curl);
+	if (code != CURLE_OK) {
+		result = pg_error_set(err, code == CURLE_OPERATION_TIMEDOUT ? PG_ERR_TIMEOUT :
+		    b.too_big ? PG_ERR_TOOBIG : PG_ERR_IO, "%s %s%s: %s", method, c->server, path,
+		    b.too_big ? "response too large" : curl_easy_strerror(code));
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
@@ -527,7 +595,7 @@ kube_stream(struct kube_client *c, const char *path, long timeout_seconds,
 	s.stop = stop;
 	if (curl == NULL)
 		return pg_error_set(err, PG_ERR_NOMEM, "out of memory");
-	if ((result = kube_prepare(c, curl, path, timeout_seconds, &headers, err)))
+	if ((result = kube_prepare(c, curl, path, timeout_seconds * 1000, &headers, err)))
 		goto out;
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, kube_stream_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "poolguard/arena.h"
 #include "poolguard/check.h"
@@ -17,6 +18,7 @@
 #include "poolguard/dbwatch.h"
 #include "poolguard/fileio.h"
 #include "poolguard/inventory.h"
+#include "poolguard/lease.h"
 #include "poolguard/kube.h"
 #include "poolguard/live.h"
 #include "poolguard/log.h"
@@ -37,6 +39,8 @@ static const char usage_text[] =
     "usage: poolguard serve  --config PATH --tls-cert FILE --tls-key FILE\n"
     "                        [--inventory PATH... | --kube | --kubeconfig FILE]\n"
     "                        [--unsynced deny|allow] [--reservation-seconds N] [--client-ca FILE]\n"
+    "                        [--lease NAMESPACE/NAME|none] [--lease-timeout SECONDS]\n"
+    "                        [--replica-id ID]\n"
     "                        [--db[=CONNINFO]]\n"
     "                        [--listen HOST:PORT] [--max-body-bytes N] [--log-level LEVEL]\n"
     "                        [--max-connections N] [--max-connections-per-ip N]\n"
@@ -52,7 +56,10 @@ static const char usage_text[] =
     "\n"
     "PATH for --config: a budget.yaml, a ConfigMap manifest holding it, or a mounted\n"
     "ConfigMap directory. --inventory and check take files, directories and - (stdin).\n"
-    "--kube reads the cluster with the pod's service account; --kubeconfig with a kubeconfig.\n";
+    "--kube reads the cluster with the pod's service account; --kubeconfig with a kubeconfig.\n"
+    "With either, admitted increases are shared between replicas in the Lease --lease\n"
+    "(default: the pod's namespace, from POD_NAMESPACE or the service account, and\n"
+    "poolguard-reservations); --lease none keeps them in this process.\n";
 
 struct cli {
 	const char *config_path;
@@ -76,6 +83,9 @@ struct cli {
 	const char *kubeconfig;
 	int unsynced_allow;
 	double reservation_seconds;
+	const char *lease;		/* NAMESPACE/NAME, "none", NULL: the default */
+	double lease_timeout;
+	const char *replica_id;
 	enum check_format output;
 	int warnings_as_errors;
 };
@@ -102,6 +112,9 @@ enum {
 	OPT_REQUEST_TIMEOUT,
 	OPT_REQUEST_MEMORY,
 	OPT_THREADS,
+	OPT_LEASE,
+	OPT_LEASE_TIMEOUT,
+	OPT_REPLICA_ID,
 	OPT_HELP
 };
 
@@ -128,6 +141,9 @@ static const struct option cli_options[] = {
 	{"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
 	{"max-request-memory", required_argument, NULL, OPT_REQUEST_MEMORY},
 	{"threads", required_argument, NULL, OPT_THREADS},
+	{"lease", required_argument, NULL, OPT_LEASE},
+	{"lease-timeout", required_argument, NULL, OPT_LEASE_TIMEOUT},
+	{"replica-id", required_argument, NULL, OPT_REPLICA_ID},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -185,6 +201,7 @@ cli_parse(int argc, char **argv, struct cli *cli)
 	cli->listen = SERVER_DEFAULT_LISTEN;
 	cli->body_cap = SERVER_DEFAULT_BODY_CAP;
 	cli->reservation_seconds = 30;
+	cli->lease_timeout = 2;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:", cli_options, NULL)) != -1) {
 		switch (c) {
@@ -275,6 +292,15 @@ cli_parse(int argc, char **argv, struct cli *cli)
 			cli->reservation_seconds = cli_number("--reservation-seconds", optarg, 0, 3600,
 			    1);
 			break;
+		case OPT_LEASE:
+			cli->lease = optarg;
+			break;
+		case OPT_LEASE_TIMEOUT:
+			cli->lease_timeout = cli_number("--lease-timeout", optarg, 0.05, 4, 1);
+			break;
+		case OPT_REPLICA_ID:
+			cli->replica_id = optarg;
+			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			exit(0);
@@ -299,9 +325,58 @@ cli_reload_options(const struct cli *cli, struct kube_client *client, struct rel
 	o->client = client;
 }
 
+/*
+ * The ledger that shares reservations, or *out NULL to keep them in memory:
+ * --lease none, a fixed inventory, or no namespace to put the Lease in.
+ */
+static int
+cli_ledger(const struct cli *cli, struct kube_client *client, struct lease_ledger **out,
+    struct pg_error *err)
+{
+	char namespace[LEASE_FIELD_MAX], replica[LEASE_FIELD_MAX], host[256];
+	const char *name = "poolguard-reservations", *slash, *env;
+
+	*out = NULL;
+	if (cli->lease && strcmp(cli->lease, "none") == 0)
+		return PG_OK;
+	if (client == NULL) {
+		if (cli->lease)
+			return pg_error_set(err, PG_ERR_INVALID, "--lease needs --kube or "
+			    "--kubeconfig: a fixed inventory keeps reservations in memory");
+		return PG_OK;
+	}
+	if (cli->lease) {
+		if ((slash = strchr(cli->lease, '/')) == NULL ||
+		    (size_t)(slash - cli->lease) >= sizeof(namespace))
+			return pg_error_set(err, PG_ERR_INVALID, "--lease '%s': expected "
+			    "NAMESPACE/NAME or none", cli->lease);
+		snprintf(namespace, sizeof(namespace), "%.*s", (int)(slash - cli->lease),
+		    cli->lease);
+		name = slash + 1;
+	} else if ((env = getenv("POD_NAMESPACE")) != NULL && *env)
+		snprintf(namespace, sizeof(namespace), "%s", env);
+	else if (!cli->in_cluster || kube_service_account_namespace(NULL, namespace,
+	    sizeof(namespace), err) != PG_OK) {
+		log_message(LOG_WARN, "reservations_local", "no --lease and no POD_NAMESPACE: "
+		    "admitted increases are held by this replica only");
+		return PG_OK;
+	}
+	if (cli->replica_id)
+		snprintf(replica, sizeof(replica), "%s", cli->replica_id);
+	else if ((env = getenv("POD_NAME")) != NULL && *env)
+		snprintf(replica, sizeof(replica), "%s", env);
+	else {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "poolguard");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(replica, sizeof(replica), "%.40s:%ld", host, (long)getpid());
+	}
+	return lease_ledger_new(client, namespace, name, replica, cli->lease_timeout, out, err);
+}
+
 static void
 log_listening(const struct cli *cli, struct server *srv, struct snapshot_holder *holder,
-    struct kube_client *client)
+    struct kube_client *client, const struct lease_ledger *ledger)
 {
 	struct snapshot *snap = snapshot_holder_get(holder);
 	cJSON *f = cJSON_CreateObject();
@@ -312,6 +387,9 @@ log_listening(const struct cli *cli, struct server *srv, struct snapshot_holder 
 	cJSON_AddNumberToObject(f, "roles", (double)snapshot_config(snap)->role_count);
 	cJSON_AddNumberToObject(f, "inventoryWorkloads", (double)snapshot_workloads(snap));
 	cJSON_AddStringToObject(f, "inventory", client ? kube_client_server(client) : "manifests");
+	cJSON_AddStringToObject(f, "reservations", ledger ? lease_ledger_name(ledger) : "memory");
+	if (ledger)
+		cJSON_AddStringToObject(f, "replica", lease_ledger_replica(ledger));
 	cJSON_AddStringToObject(f, "version", POOLGUARD_VERSION);
 	log_write(LOG_INFO, "listening", f);
 	snapshot_release(snap);
@@ -321,6 +399,7 @@ static int
 cmd_serve(int argc, char **argv)
 {
 	struct kube_client *client = NULL;
+	struct lease_ledger *ledger = NULL;
 	struct snapshot_holder holder;
 	struct reload_options reload;
 	struct reloader *reloader = NULL;
@@ -352,6 +431,12 @@ cmd_serve(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (cli_ledger(&cli, client, &ledger, &err)) {
+		fprintf(stderr, "poolguard: %s\n", err.msg);
+		lease_ledger_free(ledger);
+		kube_client_free(client);
+		return EXIT_USAGE;
+	}
 
 	/* Signals are taken synchronously below, so every thread blocks them. */
 	sigemptyset(&signals);
@@ -371,6 +456,7 @@ cmd_serve(int argc, char **argv)
 	cli_reload_options(&cli, client, &reload);
 	if (reload_build(&reload, &snap, &err)) {
 		fprintf(stderr, "poolguard: %s\n", err.msg);
+		lease_ledger_free(ledger);
 		kube_client_free(client);
 		return EXIT_USAGE;
 	}
@@ -379,6 +465,7 @@ cmd_serve(int argc, char **argv)
 	wh.holder = &holder;
 	wh.unsynced_allow = cli.unsynced_allow;
 	wh.reservation_seconds = cli.reservation_seconds;
+	wh.ledger = ledger;
 	memset(&opts, 0, sizeof(opts));
 	opts.ready = webhook_ready;
 	opts.metrics = webhook_metrics;
@@ -399,6 +486,7 @@ cmd_serve(int argc, char **argv)
 		log_message(LOG_ERROR, "start_failed", "%s", err.msg);
 		fprintf(stderr, "poolguard: %s\n", err.msg);
 		snapshot_holder_release(&holder);
+		lease_ledger_free(ledger);
 		kube_client_free(client);
 		return EXIT_USAGE;
 	}
@@ -409,12 +497,13 @@ cmd_serve(int argc, char **argv)
 		dbwatch_stop(wh.db);
 		server_stop(srv, 0);
 		snapshot_holder_release(&holder);
+		lease_ledger_free(ledger);
 		kube_client_free(client);
 		return EXIT_USAGE;
 	}
 	metrics_set_certificate_expiry(server_certificate_expiry(srv));
 	metrics_count_reload(1, time(NULL));
-	log_listening(&cli, srv, &holder, client);
+	log_listening(&cli, srv, &holder, client, wh.ledger);
 	while (sig != SIGTERM && sig != SIGINT)
 		if (sigwait(&signals, &sig) != 0)
 			break;
@@ -423,6 +512,7 @@ cmd_serve(int argc, char **argv)
 	server_stop(srv, 10000);
 	dbwatch_stop(wh.db);
 	snapshot_holder_release(&holder);
+	lease_ledger_free(ledger);
 	kube_client_free(client);
 	log_message(LOG_INFO, "stopped", "bye");
 	return 0;

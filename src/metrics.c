@@ -42,6 +42,19 @@ static const char *const metrics_refusal_reasons[METRICS_REFUSALS] = {
 	[METRICS_CLIENT_CERTIFICATE] = "client_certificate",
 };
 
+/* Latency buckets of a call to the API server: milliseconds to the Lease's timeout. */
+static const double metrics_api_buckets[] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+#define METRICS_API_BUCKETS METRICS_COUNT(metrics_api_buckets)
+
+static const char *const metrics_lease_results[METRICS_LEASE_WRITE_RESULTS] = {
+	[METRICS_LEASE_WRITTEN] = "written",
+	[METRICS_LEASE_CONFLICT] = "conflict",
+	[METRICS_LEASE_ERROR] = "error",
+	[METRICS_LEASE_TIMEOUT] = "timeout",
+};
+
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static long metrics_requests[METRICS_OPERATIONS][METRICS_RESOURCES][METRICS_DECISIONS];
 static long metrics_bucket_counts[METRICS_BUCKETS];
@@ -52,6 +65,13 @@ static atomic_long metrics_reloads_ok;
 static atomic_long metrics_reloads_failed;
 static atomic_long metrics_last_reload;
 static atomic_long metrics_cert_expiry;
+static atomic_long metrics_lease_writes[METRICS_LEASE_WRITE_RESULTS];
+static atomic_long metrics_lease_retries;
+static atomic_long metrics_lease_expired;
+static atomic_long metrics_lease_unavailable[2];	/* denied, allowed */
+static long metrics_api_bucket_counts[METRICS_API_BUCKETS];	/* under metrics_lock */
+static long metrics_api_count;
+static double metrics_api_sum;
 
 void
 metrics_reset(void)
@@ -63,7 +83,16 @@ metrics_reset(void)
 	memset(metrics_bucket_counts, 0, sizeof(metrics_bucket_counts));
 	metrics_latency_count = 0;
 	metrics_latency_sum = 0;
+	memset(metrics_api_bucket_counts, 0, sizeof(metrics_api_bucket_counts));
+	metrics_api_count = 0;
+	metrics_api_sum = 0;
 	pthread_mutex_unlock(&metrics_lock);
+	for (i = 0; i < METRICS_LEASE_WRITE_RESULTS; i++)
+		atomic_store(&metrics_lease_writes[i], 0);
+	atomic_store(&metrics_lease_retries, 0);
+	atomic_store(&metrics_lease_expired, 0);
+	atomic_store(&metrics_lease_unavailable[0], 0);
+	atomic_store(&metrics_lease_unavailable[1], 0);
 	for (i = 0; i < METRICS_REFUSALS; i++)
 		atomic_store(&metrics_refusals[i], 0);
 	atomic_store(&metrics_reloads_ok, 0);
@@ -181,6 +210,45 @@ metrics_count_refusal(enum metrics_refusal what)
 {
 	if (what < METRICS_REFUSALS)
 		atomic_fetch_add(&metrics_refusals[what], 1);
+}
+
+void
+metrics_count_lease_write(enum metrics_lease_write result)
+{
+	if (result < METRICS_LEASE_WRITE_RESULTS)
+		atomic_fetch_add(&metrics_lease_writes[result], 1);
+}
+
+void
+metrics_count_lease_retry(void)
+{
+	atomic_fetch_add(&metrics_lease_retries, 1);
+}
+
+void
+metrics_count_lease_expired(size_t n)
+{
+	atomic_fetch_add(&metrics_lease_expired, (long)n);
+}
+
+void
+metrics_count_lease_unavailable(int allowed)
+{
+	atomic_fetch_add(&metrics_lease_unavailable[allowed != 0], 1);
+}
+
+void
+metrics_observe_lease_call(double seconds)
+{
+	size_t i;
+
+	pthread_mutex_lock(&metrics_lock);
+	for (i = 0; i < METRICS_API_BUCKETS; i++)
+		if (seconds <= metrics_api_buckets[i])
+			metrics_api_bucket_counts[i]++;
+	metrics_api_count++;
+	metrics_api_sum += seconds;
+	pthread_mutex_unlock(&metrics_lock);
 }
 
 void
@@ -313,6 +381,45 @@ metrics_write_budget(FILE *out, const struct metrics_view *v)
 	metrics_write_sample(out, "poolguard_warn_ratio", NULL, NULL, cfg->warn_percent / 100.0);
 }
 
+/* The series of the reservation Lease, when reservations are shared. */
+static void
+metrics_write_lease(FILE *out)
+{
+	size_t i;
+
+	metrics_head(out, "poolguard_reservation_writes_total", "counter",
+	    "Writes of the reservation Lease, by result (conflict: another replica wrote first).");
+	for (i = 0; i < METRICS_LEASE_WRITE_RESULTS; i++)
+		metrics_write_sample(out, "poolguard_reservation_writes_total", "result",
+		    metrics_lease_results[i], (double)atomic_load(&metrics_lease_writes[i]));
+	metrics_head(out, "poolguard_reservation_retries_total", "counter",
+	    "Increases judged again after a conflict on the reservation Lease.");
+	fprintf(out, "poolguard_reservation_retries_total %ld\n",
+	    atomic_load(&metrics_lease_retries));
+	metrics_head(out, "poolguard_reservation_expired_total", "counter",
+	    "Reservations this replica pruned from the Lease after they expired.");
+	fprintf(out, "poolguard_reservation_expired_total %ld\n",
+	    atomic_load(&metrics_lease_expired));
+	metrics_head(out, "poolguard_reservation_unavailable_total", "counter",
+	    "Increases answered without a shared reservation (the Lease could not be written "
+	    "in time), by answer (reservationUnavailable).");
+	metrics_write_sample(out, "poolguard_reservation_unavailable_total", "answer", "deny",
+	    (double)atomic_load(&metrics_lease_unavailable[0]));
+	metrics_write_sample(out, "poolguard_reservation_unavailable_total", "answer", "allow",
+	    (double)atomic_load(&metrics_lease_unavailable[1]));
+	metrics_head(out, "poolguard_reservation_api_seconds", "histogram",
+	    "Latency of one call to the API server about the reservation Lease.");
+	pthread_mutex_lock(&metrics_lock);
+	for (i = 0; i < METRICS_API_BUCKETS; i++)
+		fprintf(out, "poolguard_reservation_api_seconds_bucket{le=\"%g\"} %ld\n",
+		    metrics_api_buckets[i], metrics_api_bucket_counts[i]);
+	fprintf(out, "poolguard_reservation_api_seconds_bucket{le=\"+Inf\"} %ld\n"
+	    "poolguard_reservation_api_seconds_sum %.9f\n"
+	    "poolguard_reservation_api_seconds_count %ld\n", metrics_api_count, metrics_api_sum,
+	    metrics_api_count);
+	pthread_mutex_unlock(&metrics_lock);
+}
+
 int
 metrics_write(FILE *out, const struct metrics_view *v)
 {
@@ -346,6 +453,8 @@ metrics_write(FILE *out, const struct metrics_view *v)
 		metrics_head(out, "poolguard_reservations", "gauge",
 		    "Admitted increases held until the inventory shows them.");
 		fprintf(out, "poolguard_reservations %zu\n", v->reservations);
+		if (v->shared)
+			metrics_write_lease(out);
 	}
 	if (v && v->live) {
 		metrics_head(out, "poolguard_inventory_synced", "gauge",

@@ -3,10 +3,13 @@
  * guards their inventory, and the holder of the one in force.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "poolguard/log.h"
+#include "poolguard/metrics.h"
 #include "poolguard/snapshot.h"
 
 struct snapshot {
@@ -111,24 +114,216 @@ snapshot_fetch_missing(struct snapshot *snap, const struct review_request *req)
 		log_message(LOG_DEBUG, "fetch_failed", "%s", err.msg);
 }
 
-void
-snapshot_judge(struct snapshot *snap, const struct review_request *req, double now,
-    double reservation_seconds, struct verdict *v, struct admission_subject *subject)
+static double
+snapshot_monotonic(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static double
+snapshot_wall(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* Holds what subject reserves until until (monotonic); the caller has the lock. */
+static void
+snapshot_hold_locked(struct snapshot *snap, const struct admission_subject *subject,
+    double until)
 {
 	const struct admission_reservation *r;
 	size_t i;
+
+	for (i = 0; i < subject->reserve_count; i++) {
+		r = &subject->reserve[i];
+		if (inventory_reserve(snap->inv, r->kind, r->namespace, r->name, r->role,
+		    r->connections, until) != PG_OK)
+			log_message(LOG_ERROR, "out_of_memory", "reserving for %s", r->name);
+	}
+}
+
+static int
+snapshot_role_index(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->role_count; i++)
+		if (strcmp(cfg->roles[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Counts the Lease's entries in the inventory as reservations, their ends
+ * moved from the epoch (wall) to the monotonic clock (mono). An entry for a
+ * role this budget does not have counts nowhere. The caller has the lock.
+ */
+static void
+snapshot_import_locked(struct snapshot *snap, const struct lease_state *st, double wall,
+    double mono)
+{
+	const struct lease_entry *e;
+	size_t i;
+	int role;
+
+	for (i = 0; i < st->count; i++) {
+		e = &st->entries[i];
+		if ((role = snapshot_role_index(snap->cfg, e->role)) < 0)
+			continue;
+		if (inventory_reserve_shared(snap->inv, e->kind, e->namespace, e->name, role,
+		    e->connections, mono + (e->expires - wall)) != PG_OK)
+			log_message(LOG_ERROR, "out_of_memory", "reserving for %s", e->name);
+	}
+}
+
+/* Adds subject's reservations to st as entries of replica, ending at expires (epoch). */
+static int
+snapshot_add_entries(const struct snapshot *snap, const struct admission_subject *subject,
+    const char *replica, double expires, struct lease_state *st, struct pg_error *err)
+{
+	const struct admission_reservation *r;
+	struct lease_entry e;
+	size_t i;
+	int result;
+
+	for (i = 0; i < subject->reserve_count; i++) {
+		r = &subject->reserve[i];
+		memset(&e, 0, sizeof(e));
+		e.kind = r->kind;
+		snprintf(e.namespace, sizeof(e.namespace), "%s", r->namespace);
+		snprintf(e.name, sizeof(e.name), "%s", r->name);
+		snprintf(e.role, sizeof(e.role), "%s", snap->cfg->roles[r->role].name);
+		e.connections = r->connections;
+		e.expires = expires;
+		snprintf(e.replica, sizeof(e.replica), "%s", replica);
+		if ((result = lease_add(st, &e, err)))
+			return result;
+	}
+	return PG_OK;
+}
+
+/*
+ * The admitted increase could not be recorded in the Lease in time: refused,
+ * or (reservationUnavailable: allow) admitted with a warning and held here.
+ */
+static void
+snapshot_unshared(struct snapshot *snap, struct lease_ledger *ledger, double until,
+    const struct pg_error *why, struct verdict *v, struct admission_subject *subject)
+{
+	int allow = snap->cfg->reservation_unavailable_allow;
+
+	metrics_count_lease_unavailable(allow);
+	log_message(LOG_WARN, "reservation_unavailable", "%s; %s", why->msg, allow ?
+	    "admitted unshared" : "refused");
+	if (!allow) {
+		verdict_deny(v, "poolguard could not record the reservation in Lease %s within %g s "
+		    "(%s), so this increase cannot be judged beside the other replicas' admissions; "
+		    "retry, or see reservationUnavailable in the budget", lease_ledger_name(ledger),
+		    lease_ledger_timeout(ledger), why->msg);
+		subject->reserve_count = 0;
+		return;
+	}
+	verdict_warn(v, "poolguard could not record the reservation in Lease %s within %g s (%s): "
+	    "admitted, held by this replica only (reservationUnavailable: allow)",
+	    lease_ledger_name(ledger), lease_ledger_timeout(ledger), why->msg);
+	pthread_mutex_lock(&snap->lock);
+	snapshot_hold_locked(snap, subject, until);
+	pthread_mutex_unlock(&snap->lock);
+}
+
+/*
+ * An increase the inventory admits, judged again with every replica's
+ * reservations from the Lease and admitted only once its own are written
+ * there with the resourceVersion read: on a conflict, read, judge and write
+ * again, until the deadline.
+ */
+static void
+snapshot_judge_shared(struct snapshot *snap, struct lease_ledger *ledger,
+    const struct review_request *req, double now, double reservation_seconds,
+    struct verdict *v, struct admission_subject *subject)
+{
+	double deadline = now + lease_ledger_timeout(ledger), wall, mono;
+	struct lease_state *st = malloc(sizeof(*st));
+	struct pg_error err;
+	unsigned attempt;
+	size_t pruned;
+	int result;
+
+	if (st == NULL) {
+		pg_error_set(&err, PG_ERR_NOMEM, "out of memory");
+		snapshot_unshared(snap, ledger, now + reservation_seconds, &err, v, subject);
+		return;
+	}
+	if (lease_ledger_lock(ledger, deadline) != PG_OK) {
+		pg_error_set(&err, PG_ERR_TIMEOUT, "this replica's earlier increases held the "
+		    "Lease past the deadline");
+		snapshot_unshared(snap, ledger, now + reservation_seconds, &err, v, subject);
+		free(st);
+		return;
+	}
+	for (attempt = 1;; attempt++) {
+		if ((result = lease_ledger_read(ledger, deadline, st, &err)))
+			break;
+		wall = snapshot_wall();
+		mono = snapshot_monotonic();
+		if ((pruned = lease_prune(st, wall)) > 0)
+			metrics_count_lease_expired(pruned);
+		pthread_mutex_lock(&snap->lock);
+		inventory_expire(snap->inv, mono);
+		snapshot_import_locked(snap, st, wall, mono);
+		memset(subject, 0, sizeof(*subject));
+		admission_judge(snap->cfg, snap->inv, req, v, subject);
+		pthread_mutex_unlock(&snap->lock);
+		if (!v->allowed || subject->reserve_count == 0)
+			break;		/* the other replicas' reservations leave no room */
+		if ((result = snapshot_add_entries(snap, subject, lease_ledger_replica(ledger),
+		    wall + reservation_seconds, st, &err)))
+			break;
+		if ((result = lease_ledger_write(ledger, st, deadline, &err)) == PG_OK) {
+			pthread_mutex_lock(&snap->lock);
+			snapshot_hold_locked(snap, subject, mono + reservation_seconds);
+			pthread_mutex_unlock(&snap->lock);
+			break;
+		}
+		if (result != PG_ERR_CONFLICT)
+			break;
+		log_message(LOG_INFO, "reservation_conflict", "%s; attempt %u for %s %s/%s, "
+		    "judging again", err.msg, attempt, workload_kind_name(subject->kind),
+		    req->namespace, req->name);
+		metrics_count_lease_retry();
+	}
+	lease_ledger_unlock(ledger);
+	free(st);
+	if (result != PG_OK)
+		snapshot_unshared(snap, ledger, snapshot_monotonic() + reservation_seconds, &err, v,
+		    subject);
+}
+
+void
+snapshot_judge(struct snapshot *snap, struct lease_ledger *ledger,
+    const struct review_request *req, double now, double reservation_seconds,
+    struct verdict *v, struct admission_subject *subject)
+{
+	int hold;
 
 	snapshot_fetch_missing(snap, req);
 	pthread_mutex_lock(&snap->lock);
 	inventory_expire(snap->inv, now);
 	admission_judge(snap->cfg, snap->inv, req, v, subject);
-	for (i = 0; i < subject->reserve_count && !req->dry_run && reservation_seconds > 0; i++) {
-		r = &subject->reserve[i];
-		if (inventory_reserve(snap->inv, r->kind, r->namespace, r->name, r->role,
-		    r->connections, now + reservation_seconds) != PG_OK)
-			log_message(LOG_ERROR, "out_of_memory", "reserving for %s", r->name);
-	}
+	hold = v->allowed && subject->reserve_count > 0 && !req->dry_run &&
+	    reservation_seconds > 0;
+	if (hold && ledger == NULL)
+		snapshot_hold_locked(snap, subject, now + reservation_seconds);
 	pthread_mutex_unlock(&snap->lock);
+	/* Only an admitted increase goes to the API server: everything else is answered here. */
+	if (hold && ledger != NULL)
+		snapshot_judge_shared(snap, ledger, req, now, reservation_seconds, v, subject);
 }
 
 void

@@ -118,7 +118,8 @@ webhook_review(const struct webhook *wh, const char *body, size_t len, char **re
 			    "from the API server yet, so it cannot judge this change; retry in a few "
 			    "seconds");
 	} else
-		snapshot_judge(snap, &req, webhook_now(), wh->reservation_seconds, &v, &subject);
+		snapshot_judge(snap, wh->ledger, &req, webhook_now(), wh->reservation_seconds, &v,
+		    &subject);
 	*response = review_encode(&req, &v, wh->pretty);
 	if (*response == NULL)
 		result = pg_error_set(err, PG_ERR_NOMEM, "out of memory");
@@ -161,6 +162,7 @@ webhook_metrics(void *ctx)
 	view.role_usage = usage.role_usage;
 	view.workloads = usage.workloads;
 	view.reservations = usage.reservations;
+	view.shared = wh->ledger != NULL;
 	if (usage.live)
 		view.live = &usage.live_stats;
 	if ((out = open_memstream(&text, &len)) != NULL) {

@@ -103,6 +103,9 @@ struct config {
 	int count_hpa_max_replicas;	/* a workload with an HPA counts maxReplicas pods */
 	int unknown_pool_deny;		/* deny when a pool size cannot be known (else warn) */
 	enum rollout_peak_policy rollout_peak;	/* rolloutPeak: warn, deny or ignore */
+	int reservation_unavailable_allow;	/* reservationUnavailable: allow (else deny) an
+						   increase whose shared reservation cannot be
+						   written */
 	char **pool_size_variables;	/* in order of precedence */
 	size_t pool_size_variable_count;
 	struct role *roles;

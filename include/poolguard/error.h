@@ -18,7 +18,9 @@ enum pg_result {
 	PG_ERR_PARSE,		/* the input is not well-formed JSON or YAML */
 	PG_ERR_INVALID,		/* well-formed, but a value is wrong */
 	PG_ERR_TOOBIG,		/* the input exceeds a cap */
-	PG_ERR_UNSUPPORTED	/* valid, but not something poolguard handles */
+	PG_ERR_UNSUPPORTED,	/* valid, but not something poolguard handles */
+	PG_ERR_TIMEOUT,		/* a deadline passed */
+	PG_ERR_CONFLICT		/* a write lost to a concurrent one (HTTP 409) */
 };
 
 #define PG_ERROR_MAX 512

@@ -147,10 +147,23 @@ struct workload_resolver inventory_resolver(const struct inventory *inv);
  * together cannot both pass. A reservation only ever adds: in each role a
  * workload holds the larger of its stored state and its reservations there,
  * so a change that is admitted but never stored (or a forged one) can keep
- * connections counted a while, but never takes any away.
+ * connections counted a while, but never takes any away. The same hold
+ * again (role and connections) only extends the one there, and a hold the
+ * stored state shows already is not kept: shared reservations are read
+ * again and again.
  */
 int inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *namespace,
     const char *name, int role, long connections, double until);
+
+/*
+ * inventory_reserve for an entry of the shared Lease, which every increase
+ * reads again: an entry this inventory has seen stored (the stored state
+ * showed it, here or when it was read) is not held again, so a workload
+ * scaled down after its raise was stored is counted as it is, not at the
+ * raise, even while the entry stays in the Lease.
+ */
+int inventory_reserve_shared(struct inventory *inv, enum workload_kind kind,
+    const char *namespace, const char *name, int role, long connections, double until);
 
 /* Ends the reservations whose time has passed (until <= now). */
 void inventory_expire(struct inventory *inv, double now);

@@ -1,10 +1,12 @@
 /*
- * kube.h - a read-only client for the Kubernetes API server, with libcurl.
+ * kube.h - a client for the Kubernetes API server, with libcurl.
  *
  * Credentials come from a kubeconfig (token, token file or client
  * certificate; the CA as a file or inline data) or from the in-cluster
  * service account (its token file is re-read when it changes, since the
- * kubelet rotates it). Only GET is ever sent: get, list and watch.
+ * kubelet rotates it). Workloads, autoscalers and ConfigMaps are only read
+ * (get, list and watch); the one object written is the Lease that shares
+ * reservations between replicas (lease.c), with kube_send.
  */
 #ifndef POOLGUARD_KUBE_H
 #define POOLGUARD_KUBE_H
@@ -35,6 +37,10 @@ int kube_client_from_kubeconfig(const char *path, struct kube_client **out,
  */
 int kube_client_in_cluster(const char *dir, struct kube_client **out, struct pg_error *err);
 
+/* The pod's namespace, from the service account's namespace file under dir (NULL: the default). */
+int kube_service_account_namespace(const char *dir, char *buf, size_t size,
+    struct pg_error *err);
+
 /* kube_client_free(NULL) does nothing. */
 void kube_client_free(struct kube_client *c);
 
@@ -52,6 +58,13 @@ int kube_get(struct kube_client *c, const char *path, long timeout_seconds, char
 /* kube_get, given up (PG_ERR_IO) within about a second once *stop becomes non-zero. */
 int kube_get_until(struct kube_client *c, const char *path, long timeout_seconds,
     const atomic_int *stop, char **body, size_t *len, long *status, struct pg_error *err);
+
+/*
+ * Sends method (GET, PUT, POST) to path with json as the body (NULL: none),
+ * given up after timeout_ms (PG_ERR_TIMEOUT). Otherwise as kube_get.
+ */
+int kube_send(struct kube_client *c, const char *method, const char *path, const char *json,
+    long timeout_ms, char **body, size_t *len, long *status, struct pg_error *err);
 
 /*
  * GETs a watch path and calls on_line for each line of the stream (one JSON

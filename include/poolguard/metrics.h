@@ -40,6 +40,30 @@ enum metrics_refusal {
 /* Counts one refusal. */
 void metrics_count_refusal(enum metrics_refusal what);
 
+/* The result of one write of the reservation Lease (lease.c). */
+enum metrics_lease_write {
+	METRICS_LEASE_WRITTEN,
+	METRICS_LEASE_CONFLICT,		/* 409: another replica wrote first */
+	METRICS_LEASE_ERROR,		/* the API server failed or refused it */
+	METRICS_LEASE_TIMEOUT,		/* no answer within --lease-timeout */
+	METRICS_LEASE_WRITE_RESULTS
+};
+
+/* Counts one Lease write by its result. */
+void metrics_count_lease_write(enum metrics_lease_write result);
+
+/* Counts a judgement done again after a conflict. */
+void metrics_count_lease_retry(void);
+
+/* Counts entries pruned from the Lease because they expired. */
+void metrics_count_lease_expired(size_t n);
+
+/* Counts an increase answered without its shared reservation (allowed or denied). */
+void metrics_count_lease_unavailable(int allowed);
+
+/* Records the latency of one call to the API server about the Lease. */
+void metrics_observe_lease_call(double seconds);
+
 /* Counts a config reload; success also records its time. */
 void metrics_count_reload(int success, time_t when);
 
@@ -53,6 +77,7 @@ struct metrics_view {
 	size_t workloads;
 	size_t reservations;
 	const struct live_stats *live;	/* NULL: a fixed inventory */
+	int shared;			/* reservations are shared through a Lease */
 };
 
 /*

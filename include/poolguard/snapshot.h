@@ -25,6 +25,7 @@
 #include "poolguard/error.h"
 #include "poolguard/inventory.h"
 #include "poolguard/kube.h"
+#include "poolguard/lease.h"
 #include "poolguard/live.h"
 #include "poolguard/review.h"
 
@@ -53,9 +54,15 @@ int snapshot_ready(struct snapshot *snap);
  * dry run is held for reservation_seconds (0: not held). A scale of a
  * workload the live inventory has not delivered yet is fetched first, with
  * no lock held.
+ *
+ * With a ledger, such an increase is judged again with the reservations of
+ * every replica and admitted only once it is recorded in the Lease (no lock
+ * held while the API server answers); when that cannot be done within the
+ * ledger's timeout, the budget's reservationUnavailable answers it.
  */
-void snapshot_judge(struct snapshot *snap, const struct review_request *req, double now,
-    double reservation_seconds, struct verdict *v, struct admission_subject *subject);
+void snapshot_judge(struct snapshot *snap, struct lease_ledger *ledger,
+    const struct review_request *req, double now, double reservation_seconds,
+    struct verdict *v, struct admission_subject *subject);
 
 /* Numbers for /metrics, copied out at monotonic time now (ended reservations dropped first). */
 struct snapshot_usage {

@@ -19,6 +19,7 @@ struct webhook {
 	struct dbwatch *db;		/* serve --db: the database's numbers, or NULL */
 	int unsynced_allow;		/* before the first LIST: allow with a warning (else deny) */
 	double reservation_seconds;	/* hold admitted increases this long; 0: never */
+	struct lease_ledger *ledger;	/* share them through a Lease, NULL: in memory */
 	int allow_bare;			/* accept a bare AdmissionRequest (the review command) */
 	int pretty;			/* indent the response */
 };

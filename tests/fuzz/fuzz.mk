@@ -3,7 +3,7 @@
 # Included by the top Makefile (`include tests/fuzz/fuzz.mk`) or used alone from the repository
 # root: `make -f tests/fuzz/fuzz.mk fuzz-smoke`.
 #
-#   make fuzz-build                 build/fuzz/fuzz_{review,config,manifest,spring}
+#   make fuzz-build                 build/fuzz/fuzz_{review,config,manifest,spring,lease}
 #   make fuzz [FUZZ_SECONDS=60]     run each fuzzer that long; a crash, leak or UB fails
 #   make fuzz-smoke                 each for 10 s; ends with "N passed, N failed"
 #   make fuzz-regress               replay tests/fuzz/regressions/ once
@@ -36,7 +36,7 @@ FUZZ_MAX_LEN ?= 65536
 FUZZ_TIMEOUT ?= 10
 FUZZ_RSS_LIMIT_MB ?= 2048
 FUZZ_ARGS ?=
-FUZZERS ?= review config manifest spring
+FUZZERS ?= review config manifest spring lease
 FUZZ_OUT ?= $(FUZZ_ROOT)$(if $(BUILD),$(BUILD),build)/fuzz
 
 FUZZ_PKG_LIBS = $(shell pkg-config --print-errors --libs $(PKGS))

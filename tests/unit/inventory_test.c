@@ -193,6 +193,145 @@ test_reservations(void **state)
 	config_free(cfg);
 }
 
+/*
+ * Two scale-ups admitted before the watch shows either, the first stored, then
+ * a third admitted: the third takes the slot the first left, and must not
+ * take away what that one held (it once subtracted it again: 20 too few).
+ */
+static void
+test_reservation_slot_reused(void **state)
+{
+	struct config *cfg = test_config(budget_text);
+	struct inventory *inv = inventory_new(cfg);
+	const long *usage = inventory_role_usage(inv);
+
+	(void)state;
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 2, 20), 0);
+	assert_int_equal(inventory_reserve(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 60, 10.0),
+	    0);
+	assert_int_equal(inventory_reserve(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 80, 10.0),
+	    0);
+	assert_int_equal(usage[0], 80);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 3, 20), 0);
+	assert_int_equal(inventory_reservations(inv), 1);
+	assert_int_equal(usage[0], 80);
+	assert_int_equal(inventory_reserve(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100, 10.0),
+	    0);
+	assert_int_equal(usage[0], 100);
+	inventory_expire(inv, 10.0);
+	assert_int_equal(usage[0], 60);
+	inventory_free(inv);
+	config_free(cfg);
+}
+
+/*
+ * Shared reservations are read from the Lease again at every increase: the
+ * same hold again extends the one there, one the stored state shows is not
+ * kept, and the sums stay what one hold of each would make them.
+ */
+static void
+test_reservations_read_again(void **state)
+{
+	struct config *cfg = test_config(budget_text);
+	struct inventory *inv = inventory_new(cfg);
+	const long *usage = inventory_role_usage(inv);
+	struct inventory_facts facts;
+	int i;
+
+	(void)state;
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 3, 20), 0);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(inventory_reserve(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+		    10.0 + i), 0);
+	assert_int_equal(inventory_reservations(inv), 1);
+	assert_int_equal(usage[0], 100);
+	inventory_expire(inv, 28.0);		/* the last read said 29 */
+	assert_int_equal(usage[0], 100);
+	/* Stored: the hold ends; read again from the Lease, it is not taken back. */
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 5, 20), 0);
+	assert_int_equal(inventory_reservations(inv), 0);
+	assert_int_equal(inventory_reserve(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100, 40.0),
+	    0);
+	assert_int_equal(inventory_reservations(inv), 0);
+	assert_int_equal(usage[0], 100);
+	/* A later raise stored; the old entry read again adds nothing above it. */
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 8, 20), 0);
+	assert_int_equal(inventory_reserve(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100, 40.0),
+	    0);
+	assert_int_equal(usage[0], 160);
+	/* Scaled down meanwhile: the entry holds its 100 until it ends, never less than stored. */
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 2, 20), 0);
+	assert_int_equal(usage[0], 100);
+	assert_int_equal(inventory_lookup(inv, WORKLOAD_DEPLOYMENT, "shop", "api", &facts), 1);
+	assert_int_equal(facts.reservations, 1);
+	inventory_expire(inv, 40.0);
+	assert_int_equal(usage[0], 40);
+	/* Up and down around a reservation, and it ends: the sum is the stored state again. */
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(inventory_reserve(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0,
+		    20 * (i % 4 + 1), 50.0), 0);
+		assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, i % 3,
+		    20), 0);
+		assert_true(usage[0] >= 0);
+	}
+	inventory_expire(inv, 50.0);
+	assert_int_equal(usage[0], 20 * (9 % 3));
+	inventory_free(inv);
+	config_free(cfg);
+}
+
+/*
+ * An entry of the shared Lease is read again at every increase, for as long
+ * as it stays there: once this inventory has seen it stored, a scale-down
+ * afterwards is counted as it is, not at the entry's raise.
+ */
+static void
+test_shared_entry_settled(void **state)
+{
+	struct config *cfg = test_config(budget_text);
+	struct inventory *inv = inventory_new(cfg);
+	const long *usage = inventory_role_usage(inv);
+
+	(void)state;
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 3, 20), 0);
+	/* Another replica's raise to 5, read from the Lease: held. */
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	    30.0), 0);
+	assert_int_equal(usage[0], 100);
+	/* Stored, then scaled down to 1: the entry, read again (its end moved a little), is not held. */
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 5, 20), 0);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 1, 20), 0);
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	    30.004), 0);
+	assert_int_equal(usage[0], 20);
+	assert_int_equal(inventory_reservations(inv), 0);
+	/* A new raise to the same size (another end) is another admission: held. */
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	    31.0), 0);
+	assert_int_equal(usage[0], 100);
+
+	/* First read when it is stored already: remembered, so a scale-down does not revive it. */
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 2, 10), 0);
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 20,
+	    40.0), 0);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 0, 10), 0);
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 20,
+	    40.0), 0);
+	assert_int_equal(usage[0], 100);
+
+	/* A local reservation settled is remembered too: its own entry read back is not held. */
+	assert_int_equal(inventory_reserve(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 30, 50.0),
+	    0);
+	assert_int_equal(usage[0], 130);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 3, 10), 0);
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 1, 10), 0);
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 30,
+	    49.999), 0);
+	assert_int_equal(usage[0], 110);
+	inventory_free(inv);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -201,6 +340,9 @@ main(void)
 		cmocka_unit_test(test_hpa_ceiling),
 		cmocka_unit_test(test_configmap_references),
 		cmocka_unit_test(test_reservations),
+		cmocka_unit_test(test_reservation_slot_reused),
+		cmocka_unit_test(test_reservations_read_again),
+		cmocka_unit_test(test_shared_entry_settled),
 	};
 
 	log_set_level(LOG_WARN);
