@@ -72,13 +72,10 @@ fault_api_back() {
 	note "kube-apiserver ready again in $(since "$t")"
 }
 
-# fault_post_scale NAME OLD NEW: POSTs to poolguard the AdmissionReview the API server would send
-# for a kubectl scale of deployment faults/NAME from OLD to NEW replicas, with the API server's
-# client certificate. Sets review_ms (how long the answer took) and, from the answer, allowed
-# (true or false), message (the refusal's) and warnings (one a line).
-fault_post_scale() {
-	local t0
-	cat >"$tmp/fault-review.json" <<EOF
+# fault_review NAME OLD NEW: the AdmissionReview the API server sends for a kubectl scale of
+# deployment faults/NAME from OLD to NEW replicas (an autoscaling/v1 Scale), on stdout.
+fault_review() {
+	cat <<EOF
 {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
  "uid":"e2e-fault-$1-$2-$3-$(now_ms)",
  "kind":{"group":"autoscaling","version":"v1","kind":"Scale"},
@@ -95,15 +92,24 @@ fault_post_scale() {
   "metadata":{"name":"$1","namespace":"$fns"},"spec":{"replicas":$2}},
  "dryRun":false}}
 EOF
+}
+
+# fault_post BASE: POSTs BASE.json to poolguard's /validate with the API server's client
+# certificate; the answer (or curl's error) in BASE.out, the milliseconds it took in BASE.ms.
+fault_post() {
+	local t0
 	t0=$(now_ms)
-	run curl -sS --max-time 15 --cacert certs/out/ca.crt \
+	curl -sS --max-time 15 --cacert certs/out/ca.crt \
 	    --cert certs/out/apiserver-client.crt --key certs/out/apiserver-client.key \
-	    -H 'Content-Type: application/json' --data-binary "@$tmp/fault-review.json" \
-	    "https://127.0.0.1:$pg_port/validate"
-	review_ms=$(($(now_ms) - t0))
-	note "answered in $review_ms ms"
-	allowed="" message="" warnings=""
-	[ -n "$skip" ] && return 0
+	    -H 'Content-Type: application/json' --data-binary "@$1.json" \
+	    "https://127.0.0.1:$pg_port/validate" >"$1.out" 2>&1
+	echo $(($(now_ms) - t0)) >"$1.ms"
+}
+
+# fault_answer BASE WHAT: reads what fault_post left: sets review_ms and, from the answer, allowed
+# (true or false), message (the refusal's) and warnings (one a line); notes them as WHAT.
+fault_answer() {
+	review_ms=$(<"$1.ms")
 	{
 		IFS= read -r allowed
 		IFS= read -r message
@@ -111,14 +117,24 @@ EOF
 	} < <(python3 -c '
 import json, sys
 try:
-    r = json.loads(sys.argv[1])["response"]
+    r = json.load(open(sys.argv[1]))["response"]
 except (ValueError, KeyError, TypeError):
     print("no AdmissionReview answer"); sys.exit(0)
 print("true" if r.get("allowed") else "false")
 print(r.get("status", {}).get("message", "").replace("\n", " "))
 for w in r.get("warnings", []):
     print(w)
-' "$out")
+' "$1.out")
+	note "$2: answered in $review_ms ms: $(<"$1.out")"
+}
+
+# fault_post_scale NAME OLD NEW: fault_review, fault_post and fault_answer in one.
+fault_post_scale() {
+	allowed="" message="" warnings="" review_ms=0
+	[ -n "$skip" ] && return 0
+	fault_review "$@" >"$tmp/fault-review.json"
+	fault_post "$tmp/fault-review"
+	fault_answer "$tmp/fault-review" "POST scale $1 $2 -> $3"
 }
 
 # expect_answer_within MS: the last fault_post_scale was answered in less than MS milliseconds.
@@ -311,77 +327,65 @@ fault_reload_budget() {
 	    problem "poolguard did not reload $tmp/budget.yaml (reloads_total{result=\"success\"} stayed $1)"
 }
 
-# fault_lease_failures: Lease writes that timed out or failed, the sum of both samples.
-fault_lease_failures() {
-	local t e
-	t=$(pg_metric 'poolguard_reservation_writes_total{result="timeout"}')
-	e=$(pg_metric 'poolguard_reservation_writes_total{result="error"}')
-	echo $((${t:-0} + ${e:-0}))
-}
-
 # t. A paused API server and the reservation Lease. Room first: fb to 1 (fa 60 + fb 10 = 70 of
 #    100). With kube-apiserver stopped (SIGSTOP) for longer than --lease-timeout (2 s), an
-#    increase that fits (fb 1 -> 2: 80 of 100) cannot be recorded in the Lease: refused by
-#    default, admitted with a warning under reservationUnavailable: allow, either way within the
-#    webhook's timeoutSeconds 5, never a hang; a decrease (fa 3 -> 2) is answered from memory at
-#    once. Neither kubectl nor the API server can call poolguard then, so these reviews are POSTed
-#    to it as the API server would. Resumed, kubectl scale fb to 2 is admitted (80 of 100, the
-#    Lease written). Usage 80: fa 60, fb 20.
+#    increase that fits (fb 1 -> 2: 80 of 100) cannot be recorded in the Lease: refused within
+#    the webhook's timeoutSeconds 5, never a hang; a decrease (fa 3 -> 2) is answered from memory
+#    at once, even while such an increase waits on the Lease. Neither kubectl nor the API server
+#    can call poolguard then, so these reviews are POSTed to it as the API server would.
+#    Resumed, kubectl scale fb to 2 is admitted (80 of 100, the Lease written). Then, with
+#    reservationUnavailable: allow reloaded and the API server paused again, fb 2 -> 3 (90 of
+#    100) is admitted with a warning, as fast. The budget is put back. Usage 80: fa 60, fb 20
+#    (and fb 30 held by poolguard for 30 s).
 scenario_t() {
-	local lease=poolguard-system/poolguard-reservations phrase deny allow timeouts written
-	local reloads
+	local lease=poolguard-system/poolguard-reservations phrase deny allow calls waited written
+	local reloads up_pid
 	phrase="could not record the reservation in Lease $lease"
 
-	begin "t1. with kube-apiserver paused, an increase that fits is refused within 5 s (reservationUnavailable: deny); a decrease is admitted at once"
+	begin "t1. kube-apiserver paused: an increase that fits is refused within 5 s (reservationUnavailable: deny); a decrease meanwhile is admitted at once"
 	run k scale deployment/fb --replicas=1 -n "$fns"
 	expect_ok
-	[ -n "$skip" ] || wait_until 20 fault_role_is 70 ||
+	# Up to 40 s: a reservation r or s left in the Lease may hold for its 30 s.
+	[ -n "$skip" ] || wait_until 40 fault_role_is 70 ||
 	    problem "poolguard counts $(pg_metric "$fault_role") connections in faults_app, not 70"
-	deny=$(pg_metric 'poolguard_reservation_unavailable_total{answer="deny"}')
-	timeouts=$(fault_lease_failures)
-	[ -n "$skip" ] || fault_pause
-	fault_post_scale fb 1 2
-	expect_ok
-	expect_eq "allowed (fb 1 -> 2, API server paused, deny)" "$allowed" false
-	[ -n "$skip" ] || has "$message" "$phrase" ||
-	    problem "the refusal does not say '$phrase': $message"
-	expect_answer_within 5000
-	fault_post_scale fa 3 2
-	expect_ok
-	expect_eq "allowed (fa 3 -> 2, API server paused)" "$allowed" true
-	expect_answer_within 1000
 	if [ -z "$skip" ]; then
+		deny=$(pg_metric 'poolguard_reservation_unavailable_total{answer="deny"}')
+		calls=$(pg_metric poolguard_reservation_api_seconds_count)
+		waited=$(pg_metric poolguard_reservation_api_seconds_sum)
+		written=$(pg_metric 'poolguard_reservation_writes_total{result="written"}')
+		fault_pause
+		# The increase waits on the Lease; the decrease comes while it does.
+		fault_review fb 1 2 >"$tmp/fault-up.json"
+		fault_post "$tmp/fault-up" &
+		up_pid=$!
+		sleep 0.3
+		fault_post_scale fa 3 2
+		expect_eq "allowed (fa 3 -> 2, API server paused)" "$allowed" true
+		expect_answer_within 1000
+		kill -0 "$up_pid" 2>/dev/null ||
+		    problem "the increase was answered before the decrease: nothing waited on the Lease"
+		wait "$up_pid"
+		fault_answer "$tmp/fault-up" "POST scale fb 1 -> 2"
+		expect_eq "allowed (fb 1 -> 2, API server paused, deny)" "$allowed" false
+		has "$message" "$phrase" || problem "the refusal does not say '$phrase': $message"
+		expect_answer_within 5000
 		pg_metric_above 'poolguard_reservation_unavailable_total{answer="deny"}' "${deny:-0}" ||
 		    problem "poolguard_reservation_unavailable_total{answer=\"deny\"} stayed ${deny:-0}"
-		[ "$(fault_lease_failures)" -gt "$timeouts" ] ||
-		    problem "poolguard_reservation_writes_total{result=\"timeout\"|\"error\"} stayed $timeouts"
+		# The GET of the Lease waited out the deadline; no write was tried.
+		pg_metric_above poolguard_reservation_api_seconds_count "${calls:-0}" ||
+		    problem "poolguard_reservation_api_seconds_count stayed ${calls:-0}"
+		python3 -c 'import sys; sys.exit(float(sys.argv[2]) - float(sys.argv[1]) < 1.9)' \
+		    "${waited:-0}" "$(pg_metric poolguard_reservation_api_seconds_sum)" ||
+		    problem "poolguard_reservation_api_seconds_sum grew by less than the 2 s deadline"
+		expect_eq 'poolguard_reservation_writes_total{result="written"}' \
+		    "$(pg_metric 'poolguard_reservation_writes_total{result="written"}')" "$written"
 		note "$(curl -s --cacert certs/out/ca.crt "https://127.0.0.1:$pg_port/metrics" |
-		    grep '^poolguard_reservation_\(writes_total\|unavailable_total\)')"
+		    grep '^poolguard_reservation_\(writes_total\|unavailable_total\|api_seconds_[sc]\)')"
+		fault_resume
 	fi
-	fault_resume
 	end
 
-	begin "t2. with reservationUnavailable: allow reloaded, the same increase is admitted with a warning within 5 s"
-	if [ -z "$skip" ]; then
-		reloads=$(pg_metric 'poolguard_config_reloads_total{result="success"}')
-		echo "reservationUnavailable: allow" >>"$tmp/budget.yaml"
-		fault_reload_budget "$reloads"
-		allow=$(pg_metric 'poolguard_reservation_unavailable_total{answer="allow"}')
-		fault_pause
-	fi
-	fault_post_scale fb 1 2
-	expect_ok
-	expect_eq "allowed (fb 1 -> 2, API server paused, allow)" "$allowed" true
-	[ -n "$skip" ] || has "$warnings" "$phrase" ||
-	    problem "no warning says '$phrase': $warnings"
-	expect_answer_within 5000
-	[ -n "$skip" ] ||
-	    pg_metric_above 'poolguard_reservation_unavailable_total{answer="allow"}' "${allow:-0}" ||
-	    problem "poolguard_reservation_unavailable_total{answer=\"allow\"} stayed ${allow:-0}"
-	fault_resume
-	end
-
-	begin "t3. kube-apiserver resumed: kubectl scale fb to 2 is admitted (80 of 100) and recorded in the Lease"
+	begin "t2. kube-apiserver resumed: kubectl scale fb to 2 is admitted (80 of 100) and recorded in the Lease"
 	written=$(pg_metric 'poolguard_reservation_writes_total{result="written"}')
 	run k scale deployment/fb --replicas=2 -n "$fns"
 	expect_ok
@@ -392,7 +396,34 @@ scenario_t() {
 	run k get lease poolguard-reservations -n poolguard-system \
 	    -o 'jsonpath={.metadata.annotations.poolguard\.dev/reservations}'
 	expect_ok
-	[ -n "$skip" ] || has "$out" "\"$fns\",\"fb\"" || problem "the Lease holds no entry for $fns/fb"
+	# An entry for faults/fb, 20 connections, written just now: it ends in about 30 s.
+	[ -n "$skip" ] || python3 -c '
+import json, sys, time
+now = time.time()
+sys.exit(not any(e[1:5] == [sys.argv[2], "fb", "faults_app", 20] and now + 20 < e[5] <= now + 31
+                 for e in json.loads(sys.argv[1])["entries"]))' "$out" "$fns" ||
+	    problem "the Lease holds no fresh entry for $fns/fb with 20 connections"
+	end
+
+	begin "t3. with reservationUnavailable: allow reloaded and kube-apiserver paused, an increase that fits is admitted with a warning within 5 s"
+	if [ -z "$skip" ]; then
+		reloads=$(pg_metric 'poolguard_config_reloads_total{result="success"}')
+		echo "reservationUnavailable: allow" >>"$tmp/budget.yaml"
+		fault_reload_budget "$reloads"
+		allow=$(pg_metric 'poolguard_reservation_unavailable_total{answer="allow"}')
+		fault_pause
+	fi
+	fault_post_scale fb 2 3
+	expect_eq "allowed (fb 2 -> 3, API server paused, allow)" "$allowed" true
+	[ -n "$skip" ] || has "$warnings" "$phrase" ||
+	    problem "no warning says '$phrase': $warnings"
+	[ -n "$skip" ] || has "$warnings" "role 'faults_app' at 90 of 100 connections (90%)" ||
+	    problem "no warning says the role is at 90 of 100: $warnings"
+	expect_answer_within 5000
+	[ -n "$skip" ] ||
+	    pg_metric_above 'poolguard_reservation_unavailable_total{answer="allow"}' "${allow:-0}" ||
+	    problem "poolguard_reservation_unavailable_total{answer=\"allow\"} stayed ${allow:-0}"
+	fault_resume
 	if [ -z "$skip" ]; then
 		reloads=$(pg_metric 'poolguard_config_reloads_total{result="success"}')
 		write_budget
