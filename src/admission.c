@@ -24,10 +24,15 @@ admission_counted(const struct inventory *inv, enum workload_kind kind, const ch
  * Judges c and, when it is admitted with more connections than the sums hold
  * for the workload in its role, asks for them to be held.
  */
+/*
+ * Judges c and, when it is admitted with more connections than the sums hold
+ * for the workload in its role, asks for them to be held until the stored
+ * workload shows them or reaches generation (0: unknown).
+ */
 static void
 admission_finish(const struct config *cfg, const struct inventory *inv,
-    const struct budget_change *c, enum workload_kind kind, const char *key, struct verdict *v,
-    struct admission_subject *subject)
+    const struct budget_change *c, enum workload_kind kind, const char *key, long generation,
+    struct verdict *v, struct admission_subject *subject)
 {
 	struct admission_reservation *r;
 	long after = c->replicas * c->pool_per_pod;
@@ -42,6 +47,17 @@ admission_finish(const struct config *cfg, const struct inventory *inv,
 	snprintf(r->name, sizeof(r->name), "%s", key);
 	r->role = c->role;
 	r->connections = after;
+	r->generation = generation;
+}
+
+/* metadata.resourceVersion of an object, "" when it has none. */
+static const char *
+admission_resource_version(const cJSON *object)
+{
+	const char *rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(object, "metadata"), "resourceVersion"));
+
+	return rv ? rv : "";
 }
 
 /*
@@ -100,7 +116,14 @@ admission_judge_scale(const struct config *cfg, const struct inventory *inv,
 			    cfg->roles[selector_role].name);
 		return;
 	}
-	admission_finish(cfg, inv, &c, kind, req->name, v, subject);
+	/*
+	 * A Scale carries no generation. When the inventory holds the very version the
+	 * scale was made on, the stored workload will have the next one; otherwise unknown.
+	 */
+	admission_finish(cfg, inv, &c, kind, req->name, known && facts.generation > 0 &&
+	    facts.resource_version[0] && strcmp(facts.resource_version,
+	    admission_resource_version(req->old_object)) == 0 ? facts.generation + 1 : 0, v,
+	    subject);
 	if (!known && c.role >= 0)
 		verdict_warn(v, "%s %s/%s is not in poolguard's inventory: pool size counted as "
 		    "defaultPoolSize %ld", c.kind, c.namespace, c.name, cfg->default_pool_size);
@@ -157,7 +180,7 @@ admission_judge_object(const struct config *cfg, const struct inventory *inv,
 	struct workload after, before;
 	struct pg_error err;
 	char key[ADMISSION_KEY_MAX];
-	long old_pods = -1;
+	long old_pods = -1, generation = 0;
 
 	memset(&c, 0, sizeof(c));
 	if (req->object == NULL) {
@@ -195,6 +218,13 @@ admission_judge_object(const struct config *cfg, const struct inventory *inv,
 			old_pods = inventory_counted_pods(inv, after.kind, after.namespace, after.name,
 			    before.replicas);
 			c.previous.connections = old_pods * before.pool_per_pod;
+			/*
+			 * A spec change, which any increase is, moves the generation on. A
+			 * CREATE has none to go by: an object of the same name deleted just
+			 * before may still be in the inventory, with a later generation.
+			 */
+			if (before.generation > 0)
+				generation = before.generation + 1;
 		}
 	}
 	/* Each CREATE with a generated name is a workload of its own. */
@@ -204,7 +234,8 @@ admission_judge_object(const struct config *cfg, const struct inventory *inv,
 		snprintf(key, sizeof(key), "%s", after.name);
 	if (strcmp(key, after.name) != 0)
 		c.counted.connections = 0;
-	admission_finish(cfg, inv, &c, after.kind, key, v, subject);
+	admission_finish(cfg, inv, &c, after.kind, key, strcmp(key, after.name) == 0 ?
+	    generation : 0, v, subject);
 	if (old_pods >= 0)
 		admission_judge_rollout(cfg, req, &c, &before, old_pods, v, subject);
 	if (after.note[0] && c.role >= 0)
@@ -256,7 +287,8 @@ admission_judge_hpa(const struct config *cfg, const struct inventory *inv,
 		c.previous.connections = (old_max > facts.replicas ? old_max : facts.replicas) *
 		    facts.pool_per_pod;
 	}
-	admission_finish(cfg, inv, &c, kind, target, v, subject);
+	/* The HPA changes, not the workload: no generation shows it. */
+	admission_finish(cfg, inv, &c, kind, target, 0, v, subject);
 }
 
 void

@@ -386,6 +386,7 @@ configmap_judge(const struct config *cfg, const struct inventory *inv,
 		snprintf(r->name, sizeof(r->name), "%s", e.changes[i].name);
 		r->role = e.changes[i].role;
 		r->connections = e.changes[i].pods * e.changes[i].new_pool;
+		r->generation = 0;	/* the ConfigMap changes, not the workload */
 	}
 out:
 	free(e.changes);

@@ -24,6 +24,7 @@
 struct inventory_reservation {
 	int role;
 	long connections;
+	long generation;		/* the stored generation that shows it, 0: unknown */
 	double until;			/* monotonic seconds */
 	struct budget_holding counted;	/* what it adds to the sums beyond the stored state */
 };
@@ -38,6 +39,8 @@ struct inventory_entry {
 	long pool_per_pod;
 	long hpa_max_replicas;	/* the autoscaler ceiling, 0: none */
 	int pool_unknown;	/* counted defaultPoolSize for a value it could not read */
+	long generation;	/* metadata.generation, 0: unknown */
+	char resource_version[32];	/* metadata.resourceVersion, "" unknown or too long */
 	cJSON *pod_spec;	/* containers (trimmed) and volumes, kept when the pool depends on
 				   ConfigMaps, to resolve it again when they change */
 
@@ -363,8 +366,10 @@ inventory_settle(struct inventory *inv, struct inventory_entry *e)
 	unsigned i = 0;
 
 	while (i < e->reservation_count)
-		if (e->present && e->reservations[i].role == stored.role &&
-		    e->reservations[i].connections == stored.connections) {
+		if (e->present && ((e->reservations[i].role == stored.role &&
+		    e->reservations[i].connections == stored.connections) ||
+		    (e->reservations[i].generation > 0 &&
+		    e->generation >= e->reservations[i].generation))) {
 			inventory_remember_settled(e, stored.role, stored.connections,
 			    e->reservations[i].until);
 			inventory_reservation_drop(inv, e, i);
@@ -482,6 +487,12 @@ inventory_put_workload(struct inventory *inv, const struct workload *w, int role
 	e->pool_per_pod = w->pool_per_pod;
 	e->pool_unknown = w->pool_unknown;
 	e->hpa_max_replicas = inventory_hpa_max(inv, w->kind, w->namespace, w->name);
+	e->generation = w->generation;
+	if (w->resource_version && strlen(w->resource_version) < sizeof(e->resource_version))
+		snprintf(e->resource_version, sizeof(e->resource_version), "%s",
+		    w->resource_version);
+	else
+		e->resource_version[0] = '\0';
 	if (e->pod_spec) {
 		cJSON_Delete(e->pod_spec);
 		e->pod_spec = NULL;
@@ -547,6 +558,8 @@ inventory_lookup(const struct inventory *inv, enum workload_kind kind, const cha
 	if (!e->present)
 		return 0;
 	out->present = 1;
+	out->generation = e->generation;
+	memcpy(out->resource_version, e->resource_version, sizeof(out->resource_version));
 	out->role = e->role;
 	out->replicas = e->replicas;
 	out->hpa_max_replicas = e->hpa_max_replicas;
@@ -810,7 +823,7 @@ inventory_remove_configmap(struct inventory *inv, const char *namespace, const c
 
 static int
 inventory_hold(struct inventory *inv, enum workload_kind kind, const char *namespace,
-    const char *name, int role, long connections, double until, int shared)
+    const char *name, int role, long connections, long generation, double until, int shared)
 {
 	struct inventory_entry *e = inventory_entry_for(inv, kind, namespace, name);
 	struct inventory_reservation *r;
@@ -818,6 +831,9 @@ inventory_hold(struct inventory *inv, enum workload_kind kind, const char *names
 
 	if (e == NULL)
 		return PG_ERR_NOMEM;
+	/* The stored workload has reached the generation that shows it: stored, or superseded. */
+	if (shared && e->present && generation > 0 && e->generation >= generation)
+		return PG_OK;
 	/* A shared entry this inventory has seen stored: it ended here, read again or not. */
 	if (shared && inventory_was_settled(e, role, connections, until))
 		return PG_OK;
@@ -832,6 +848,8 @@ inventory_hold(struct inventory *inv, enum workload_kind kind, const char *names
 		if (e->reservations[i].role == role && e->reservations[i].connections == connections) {
 			if (until > e->reservations[i].until)
 				e->reservations[i].until = until;
+			if (generation > e->reservations[i].generation)
+				e->reservations[i].generation = generation;
 			return PG_OK;
 		}
 	if (e->reservations == NULL && (e->reservations = calloc(INVENTORY_RESERVATIONS_MAX,
@@ -860,6 +878,7 @@ inventory_hold(struct inventory *inv, enum workload_kind kind, const char *names
 	}
 	r->role = role;
 	r->connections = connections;
+	r->generation = generation;
 	r->until = until;
 	inventory_recount(inv, e);
 	return PG_OK;
@@ -869,14 +888,24 @@ int
 inventory_reserve(struct inventory *inv, enum workload_kind kind, const char *namespace,
     const char *name, int role, long connections, double until)
 {
-	return inventory_hold(inv, kind, namespace, name, role, connections, until, 0);
+	return inventory_hold(inv, kind, namespace, name, role, connections, 0, until, 0);
+}
+
+int
+inventory_reserve_generation(struct inventory *inv, enum workload_kind kind,
+    const char *namespace, const char *name, int role, long connections, long generation,
+    double until)
+{
+	return inventory_hold(inv, kind, namespace, name, role, connections, generation, until,
+	    0);
 }
 
 int
 inventory_reserve_shared(struct inventory *inv, enum workload_kind kind, const char *namespace,
-    const char *name, int role, long connections, double until)
+    const char *name, int role, long connections, long generation, double until)
 {
-	return inventory_hold(inv, kind, namespace, name, role, connections, until, 1);
+	return inventory_hold(inv, kind, namespace, name, role, connections, generation, until,
+	    1);
 }
 
 void

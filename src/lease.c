@@ -43,15 +43,15 @@ lease_copy(const cJSON *item, char *dst, size_t size, size_t index, const char *
 static int
 lease_decode_entry(const cJSON *item, size_t index, struct lease_entry *e, struct pg_error *err)
 {
-	const cJSON *f[7];
+	const cJSON *f[8];
 	char kind[32];
 	int result, i;
 
-	if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) != 7)
+	if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) != 8)
 		return pg_error_set(err, PG_ERR_INVALID, "annotation %s: entry %zu: must be an array "
-		    "of 7 fields [kind, namespace, name, role, connections, expires, replica]",
-		    LEASE_ANNOTATION, index);
-	for (i = 0; i < 7; i++)
+		    "of 8 fields [kind, namespace, name, role, connections, expires, replica, "
+		    "generation]", LEASE_ANNOTATION, index);
+	for (i = 0; i < 8; i++)
 		f[i] = cJSON_GetArrayItem(item, i);
 	if ((result = lease_copy(f[0], kind, sizeof(kind), index, "kind", err)) ||
 	    (result = lease_copy(f[1], e->namespace, sizeof(e->namespace), index, "namespace",
@@ -72,6 +72,11 @@ lease_decode_entry(const cJSON *item, size_t index, struct lease_entry *e, struc
 		return pg_error_set(err, PG_ERR_INVALID, "annotation %s: entry %zu: expires must be "
 		    "seconds since the epoch", LEASE_ANNOTATION, index);
 	e->expires = f[5]->valuedouble;
+	if (!cJSON_IsNumber(f[7]) || f[7]->valuedouble < 0 || f[7]->valuedouble > 9e15 ||
+	    f[7]->valuedouble != floor(f[7]->valuedouble))
+		return pg_error_set(err, PG_ERR_INVALID, "annotation %s: entry %zu: generation must "
+		    "be a whole number, 0 when unknown", LEASE_ANNOTATION, index);
+	e->generation = (long)f[7]->valuedouble;
 	return PG_OK;
 }
 
@@ -172,7 +177,8 @@ lease_encode_entries(const struct lease_state *st)
 		    !cJSON_AddItemToArray(e, cJSON_CreateString(x->role)) ||
 		    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)x->connections)) ||
 		    !cJSON_AddItemToArray(e, cJSON_CreateNumber(floor(x->expires * 1000) / 1000)) ||
-		    !cJSON_AddItemToArray(e, cJSON_CreateString(x->replica)))
+		    !cJSON_AddItemToArray(e, cJSON_CreateString(x->replica)) ||
+		    !cJSON_AddItemToArray(e, cJSON_CreateNumber((double)x->generation)))
 			goto out;
 	}
 	text = cJSON_PrintUnformatted(root);

@@ -43,6 +43,7 @@ struct live_watcher {
 	char version[128];		/* resourceVersion to watch from */
 	int gone;			/* the server said 410 Gone: list again */
 	atomic_int synced;
+	atomic_int watching;		/* a watch stream is open (or being opened) */
 };
 
 struct live {
@@ -284,6 +285,7 @@ live_run(void *arg)
 		if (!listed || w->gone) {
 			if (listed)
 				atomic_fetch_add(&live->relists, 1);
+			atomic_store(&w->watching, 0);
 			if ((result = live_list(w, &err)) != PG_OK) {
 				log_message(LOG_WARN, "list_failed", "%s (retrying in %d s)", err.msg,
 				    backoff);
@@ -299,6 +301,7 @@ live_run(void *arg)
 		snprintf(query, sizeof(query), "watch=1&allowWatchBookmarks=true&timeoutSeconds=%d"
 		    "&resourceVersion=%s", LIVE_WATCH_SECONDS, w->version);
 		live_path(w, path, sizeof(path), query);
+		atomic_store(&w->watching, 1);
 		result = kube_stream(live->client, path, LIVE_WATCH_SECONDS + 30, live_on_event, w,
 		    &live->stop, &status, &err);
 		if (live->stop)
@@ -306,6 +309,7 @@ live_run(void *arg)
 		if (status == 410)
 			w->gone = 1;
 		if (result != PG_OK || (status != 200 && status != 410)) {
+			atomic_store(&w->watching, 0);
 			atomic_fetch_add(&live->watch_restarts, 1);
 			log_message(LOG_WARN, "watch_failed", "%s (HTTP %ld; retrying in %d s)",
 			    result ? err.msg : w->res->plural, status, backoff);
@@ -443,8 +447,12 @@ live_stats(struct live *live, struct live_stats *out)
 	size_t i;
 
 	out->synced = 1;
-	for (i = 0; i < live->count; i++)
+	out->watches = live->count;
+	out->watches_open = 0;
+	for (i = 0; i < live->count; i++) {
 		out->synced &= atomic_load(&live->watchers[i].synced);
+		out->watches_open += (size_t)atomic_load(&live->watchers[i].watching);
+	}
 	out->watch_restarts = atomic_load(&live->watch_restarts);
 	out->relists = atomic_load(&live->relists);
 }

@@ -467,6 +467,12 @@ metrics_write(FILE *out, const struct metrics_view *v)
 		metrics_head(out, "poolguard_inventory_relists_total", "counter",
 		    "LISTs after the first (410 Gone or errors).");
 		fprintf(out, "poolguard_inventory_relists_total %ld\n", v->live->relists);
+		metrics_head(out, "poolguard_inventory_watches_open", "gauge",
+		    "Watches open now, of poolguard_inventory_watches (one per resource and namespace).");
+		fprintf(out, "poolguard_inventory_watches_open %zu\n", v->live->watches_open);
+		metrics_head(out, "poolguard_inventory_watches", "gauge",
+		    "Watches the live inventory keeps: one per resource and namespace read.");
+		fprintf(out, "poolguard_inventory_watches %zu\n", v->live->watches);
 	}
 	return ferror(out) ? -1 : 0;
 }

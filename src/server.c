@@ -521,12 +521,15 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		    req->route == ROUTE_VALIDATE ? "POST" : "GET, HEAD");
 	switch (req->route) {
 	case ROUTE_READYZ:
-		if (srv->opts.ready && !srv->opts.ready(srv->opts.ctx)) {
-			if ((response = strdup("{\"status\":\"not ready\",\"reason\":\"the inventory "
-			    "has not synced with the API server\"}")) == NULL)
+		response = NULL;
+		if (srv->opts.ready && !srv->opts.ready(srv->opts.ctx, &response)) {
+			if (response == NULL && (response = strdup("{\"status\":\"not ready\"}")) ==
+			    NULL)
 				return MHD_NO;
 			return server_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, response, NULL);
 		}
+		if (response)
+			return server_reply(conn, MHD_HTTP_OK, response, NULL);
 		/* FALLTHROUGH */
 	case ROUTE_HEALTHZ:
 		if ((response = strdup("{\"status\":\"ok\"}")) == NULL)

@@ -142,8 +142,8 @@ snapshot_hold_locked(struct snapshot *snap, const struct admission_subject *subj
 
 	for (i = 0; i < subject->reserve_count; i++) {
 		r = &subject->reserve[i];
-		if (inventory_reserve(snap->inv, r->kind, r->namespace, r->name, r->role,
-		    r->connections, until) != PG_OK)
+		if (inventory_reserve_generation(snap->inv, r->kind, r->namespace, r->name, r->role,
+		    r->connections, r->generation, until) != PG_OK)
 			log_message(LOG_ERROR, "out_of_memory", "reserving for %s", r->name);
 	}
 }
@@ -177,7 +177,7 @@ snapshot_import_locked(struct snapshot *snap, const struct lease_state *st, doub
 		if ((role = snapshot_role_index(snap->cfg, e->role)) < 0)
 			continue;
 		if (inventory_reserve_shared(snap->inv, e->kind, e->namespace, e->name, role,
-		    e->connections, mono + (e->expires - wall)) != PG_OK)
+		    e->connections, e->generation, mono + (e->expires - wall)) != PG_OK)
 			log_message(LOG_ERROR, "out_of_memory", "reserving for %s", e->name);
 	}
 }
@@ -200,6 +200,7 @@ snapshot_add_entries(const struct snapshot *snap, const struct admission_subject
 		snprintf(e.name, sizeof(e.name), "%s", r->name);
 		snprintf(e.role, sizeof(e.role), "%s", snap->cfg->roles[r->role].name);
 		e.connections = r->connections;
+		e.generation = r->generation;
 		e.expires = expires;
 		snprintf(e.replica, sizeof(e.replica), "%s", replica);
 		if ((result = lease_add(st, &e, err)))
@@ -218,6 +219,7 @@ snapshot_unshared(struct snapshot *snap, struct lease_ledger *ledger, double unt
 {
 	int allow = snap->cfg->reservation_unavailable_allow;
 
+	subject->lease = "unavailable";
 	metrics_count_lease_unavailable(allow);
 	log_message(LOG_WARN, "reservation_unavailable", "%s; %s", why->msg, allow ?
 	    "admitted unshared" : "refused");
@@ -280,12 +282,16 @@ snapshot_judge_shared(struct snapshot *snap, struct lease_ledger *ledger,
 		memset(subject, 0, sizeof(*subject));
 		admission_judge(snap->cfg, snap->inv, req, v, subject);
 		pthread_mutex_unlock(&snap->lock);
-		if (!v->allowed || subject->reserve_count == 0)
-			break;		/* the other replicas' reservations leave no room */
+		if (!v->allowed || subject->reserve_count == 0) {
+			/* The other replicas' reservations leave no room, or it is no increase now. */
+			subject->lease = !v->allowed ? "refused" : "read";
+			break;
+		}
 		if ((result = snapshot_add_entries(snap, subject, lease_ledger_replica(ledger),
 		    wall + reservation_seconds, st, &err)))
 			break;
 		if ((result = lease_ledger_write(ledger, st, deadline, &err)) == PG_OK) {
+			subject->lease = attempt > 1 ? "written after a conflict" : "written";
 			pthread_mutex_lock(&snap->lock);
 			snapshot_hold_locked(snap, subject, mono + reservation_seconds);
 			pthread_mutex_unlock(&snap->lock);
@@ -331,8 +337,9 @@ snapshot_usage(struct snapshot *snap, double now, struct snapshot_usage *out)
 {
 	pthread_mutex_lock(&snap->lock);
 	inventory_expire(snap->inv, now);
-	memcpy(out->role_usage, inventory_role_usage(snap->inv),
-	    snap->cfg->role_count * sizeof(long));
+	if (out->role_usage)
+		memcpy(out->role_usage, inventory_role_usage(snap->inv),
+		    snap->cfg->role_count * sizeof(long));
 	out->workloads = inventory_count(snap->inv);
 	out->reservations = inventory_reservations(snap->inv);
 	pthread_mutex_unlock(&snap->lock);

@@ -10,6 +10,7 @@
 #include "poolguard/admission.h"
 #include "poolguard/arena.h"
 #include "poolguard/dbwatch.h"
+#include "poolguard/lease.h"
 #include "poolguard/log.h"
 #include "poolguard/metrics.h"
 #include "poolguard/review.h"
@@ -25,13 +26,38 @@ webhook_now(void)
 }
 
 int
-webhook_ready(void *ctx)
+webhook_ready(void *ctx, char **body)
 {
 	const struct webhook *wh = ctx;
 	struct snapshot *snap = snapshot_holder_get(wh->holder);
+	struct snapshot_usage usage;
 	int ready = snapshot_ready(snap);
+	cJSON *root;
 
+	memset(&usage, 0, sizeof(usage));
+	snapshot_usage(snap, webhook_now(), &usage);
 	snapshot_release(snap);
+	*body = NULL;
+	if ((root = cJSON_CreateObject()) == NULL)
+		return ready;
+	cJSON_AddStringToObject(root, "status", ready ? "ok" : "not ready");
+	if (!ready)
+		cJSON_AddStringToObject(root, "reason", "the inventory has not synced with the API "
+		    "server");
+	cJSON_AddStringToObject(root, "inventory", usage.live ? "live" : "manifests");
+	if (usage.live) {
+		cJSON_AddBoolToObject(root, "synced", usage.live_stats.synced);
+		cJSON_AddNumberToObject(root, "watchesOpen", (double)usage.live_stats.watches_open);
+		cJSON_AddNumberToObject(root, "watches", (double)usage.live_stats.watches);
+		cJSON_AddNumberToObject(root, "watchRestarts",
+		    (double)usage.live_stats.watch_restarts);
+		cJSON_AddNumberToObject(root, "relists", (double)usage.live_stats.relists);
+	}
+	cJSON_AddNumberToObject(root, "workloads", (double)usage.workloads);
+	cJSON_AddStringToObject(root, "reservations", wh->ledger ?
+	    lease_ledger_name(wh->ledger) : "memory");
+	*body = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
 	return ready;
 }
 
@@ -70,6 +96,8 @@ webhook_log_decision(const struct snapshot *snap, const struct review_request *r
 		if (subject->pool_source[0])
 			cJSON_AddStringToObject(f, "poolSource", subject->pool_source);
 	}
+	if (subject->lease)
+		cJSON_AddStringToObject(f, "lease", subject->lease);
 	if (v->role >= 0) {
 		cJSON_AddStringToObject(f, "role", snapshot_config(snap)->roles[v->role].name);
 		cJSON_AddNumberToObject(f, "roleUsed", (double)v->role_used);

@@ -458,7 +458,7 @@ workload_from_object(const cJSON *object, const struct config *cfg,
     const char *default_namespace, const struct workload_resolver *resolver,
     struct workload *out, struct pg_error *err)
 {
-	const cJSON *metadata, *spec, *pod_spec, *containers, *labels;
+	const cJSON *metadata, *spec, *pod_spec, *containers, *labels, *generation;
 	char what[300];
 	int result;
 
@@ -477,6 +477,13 @@ workload_from_object(const cJSON *object, const struct config *cfg,
 		    "default";
 	labels = workload_get(metadata, "labels");
 	out->labels = cJSON_IsObject(labels) ? labels : NULL;
+	generation = workload_get(metadata, "generation");
+	if (cJSON_IsNumber(generation) && generation->valuedouble >= 1 &&
+	    generation->valuedouble < 9e15)
+		out->generation = (long)generation->valuedouble;
+	out->resource_version = workload_string(metadata, "resourceVersion");
+	if (out->resource_version == NULL)
+		out->resource_version = "";
 	snprintf(what, sizeof(what), "%s %s/%s", workload_kind_name(out->kind), out->namespace,
 	    out->name);
 

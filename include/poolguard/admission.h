@@ -31,6 +31,7 @@ struct admission_reservation {
 	char name[ADMISSION_KEY_MAX];	/* the workload's; for a generated name, prefix*uid */
 	int role;
 	long connections;
+	long generation;		/* the workload's metadata.generation once stored, 0: unknown */
 };
 
 /* What the request was about, for logs, metrics and reservations. */
@@ -41,6 +42,7 @@ struct admission_subject {
 	char pool_source[128];		/* which Spring source gave the pool, "" for the default */
 	struct admission_reservation reserve[ADMISSION_RESERVE_MAX];
 	size_t reserve_count;		/* 0: nothing to hold */
+	const char *lease;		/* what the reservation Lease did (snapshot.c), NULL: not asked */
 };
 
 /*

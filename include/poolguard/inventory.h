@@ -32,6 +32,8 @@ struct inventory_facts {
 	long pool_per_pod;
 	int pool_unknown;	/* counted defaultPoolSize for a value it could not read */
 	size_t reservations;	/* admitted changes not yet seen */
+	long generation;	/* metadata.generation stored, 0: unknown */
+	char resource_version[32];	/* metadata.resourceVersion stored, "" unknown */
 };
 
 #define INVENTORY_RESERVATIONS_MAX 8	/* per workload; a ninth replaces the one ending first */
@@ -163,7 +165,19 @@ int inventory_reserve(struct inventory *inv, enum workload_kind kind, const char
  * raise, even while the entry stays in the Lease.
  */
 int inventory_reserve_shared(struct inventory *inv, enum workload_kind kind,
-    const char *namespace, const char *name, int role, long connections, double until);
+    const char *namespace, const char *name, int role, long connections, long generation,
+    double until);
+
+/*
+ * inventory_reserve for an admitted change that will give the stored
+ * workload metadata.generation generation (0: unknown). It also ends once the
+ * stored workload has that generation or a later one: the change is stored,
+ * or a later change was, and that one was judged on its own. A shared entry
+ * with a generation the stored workload has reached is not held at all.
+ */
+int inventory_reserve_generation(struct inventory *inv, enum workload_kind kind,
+    const char *namespace, const char *name, int role, long connections, long generation,
+    double until);
 
 /* Ends the reservations whose time has passed (until <= now). */
 void inventory_expire(struct inventory *inv, double now);

@@ -14,10 +14,12 @@
  * entries meet in one object.
  *
  * The entries live in the annotation LEASE_ANNOTATION as
- * {"v":1,"entries":[[kind,namespace,name,role,connections,expires,replica],...]}
- * with expires in seconds since the epoch. An entry stays until it expires,
- * whichever replica writes next prunes it; a replica that sees the change
- * stored stops counting it itself (inventory.c settles reservations).
+ * {"v":1,"entries":[[kind,namespace,name,role,connections,expires,replica,
+ * generation],...]} with expires in seconds since the epoch and generation
+ * the workload's metadata.generation once the change is stored (0: not
+ * known). An entry stays until it expires, whichever replica writes next
+ * prunes it; a replica whose inventory shows the workload at that generation
+ * (or the connections) stops counting it (inventory.c settles reservations).
  *
  * The encoding functions are pure; struct lease_ledger does the I/O.
  */
@@ -44,6 +46,7 @@ struct lease_entry {
 	long connections;
 	double expires;			/* seconds since the epoch */
 	char replica[LEASE_FIELD_MAX];	/* who admitted it */
+	long generation;		/* the workload's metadata.generation once stored, 0: unknown */
 };
 
 /* What a GET of the Lease said. */

@@ -25,6 +25,8 @@ struct live_stats {
 	int synced;			/* every resource has been listed once */
 	long watch_restarts;		/* watches that ended with an error and were started again */
 	long relists;			/* LISTs after the first: 410 Gone, or errors */
+	size_t watches;			/* one per resource and namespace read */
+	size_t watches_open;		/* of those, open now (not listing, not backing off) */
 };
 
 /*

@@ -60,7 +60,8 @@ struct server_options {
 	 */
 	size_t memory_budget;
 	server_validate_fn validate;
-	int (*ready)(void *ctx);		/* /readyz: 1 ready, 0 not (503); NULL: always */
+	/* /readyz: 1 ready, 0 not (503), and *body a JSON object to answer (or NULL); NULL: always */
+	int (*ready)(void *ctx, char **body);
 	char *(*metrics)(void *ctx);		/* GET /metrics: a malloc()ed text, or NULL: 500 */
 	void *ctx;
 };

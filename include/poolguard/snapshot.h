@@ -66,7 +66,7 @@ void snapshot_judge(struct snapshot *snap, struct lease_ledger *ledger,
 
 /* Numbers for /metrics, copied out at monotonic time now (ended reservations dropped first). */
 struct snapshot_usage {
-	long *role_usage;		/* the caller's array of role_count entries */
+	long *role_usage;		/* the caller's array of role_count entries, or NULL */
 	size_t workloads;
 	size_t reservations;
 	int live;			/* 1: live_stats below is filled */

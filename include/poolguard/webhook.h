@@ -36,8 +36,12 @@ int webhook_review(const struct webhook *wh, const char *body, size_t len, char 
 /* server_validate_fn for struct webhook: 200 with the response, 400 with a JSON error. */
 void webhook_validate(void *ctx, const char *body, size_t len, int *status, char **response);
 
-/* 1 when the webhook can judge: no live inventory, or it has synced. For /readyz. */
-int webhook_ready(void *ctx);
+/*
+ * 1 when the webhook can judge: no live inventory, or it has synced. For
+ * /readyz, *body says what it knows: the inventory, its watches, where
+ * reservations are kept (a new string, or NULL when out of memory).
+ */
+int webhook_ready(void *ctx, char **body);
 
 /* The Prometheus text for GET /metrics, a new string, or NULL when out of memory. */
 char *webhook_metrics(void *ctx);

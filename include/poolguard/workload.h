@@ -67,6 +67,8 @@ struct workload {
 	const char *namespace;
 	const char *name;
 	const cJSON *labels;	/* metadata.labels, or NULL */
+	long generation;	/* metadata.generation, 0: none (a manifest) */
+	const char *resource_version;	/* metadata.resourceVersion, "" when none */
 	long replicas;
 	long pool_per_pod;	/* connections one pod opens */
 	int pool_is_default;	/* no container set a pool variable */

@@ -44,6 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (a->kind != b->kind || strcmp(a->namespace, b->namespace) != 0 ||
 		    strcmp(a->name, b->name) != 0 || strcmp(a->role, b->role) != 0 ||
 		    strcmp(a->replica, b->replica) != 0 || a->connections != b->connections ||
+		    a->generation != b->generation ||
 		    b->expires > a->expires || a->expires - b->expires > 0.001)
 			abort();
 	}

@@ -308,6 +308,23 @@ readyz(const struct harness_server *s)
 	return status;
 }
 
+/* The fields of the /readyz body: synced, and watches open of watches. */
+static void
+readyz_fields(const struct harness_server *s, int *synced, long *open, long *watches)
+{
+	struct harness_response r = harness_request(s, "GET", "/readyz", NULL, NULL);
+	cJSON *root = cJSON_Parse(r.body ? r.body : "");
+
+	if (root == NULL)
+		fail_msg("/readyz answered no JSON: %s", r.body ? r.body : "(none)");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(root, "inventory")), "live");
+	*synced = cJSON_IsTrue(cJSON_GetObjectItem(root, "synced"));
+	*open = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(root, "watchesOpen"));
+	*watches = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(root, "watches"));
+	cJSON_Delete(root);
+	harness_response_free(&r);
+}
+
 static void
 wait_ready(const struct harness_server *s)
 {
@@ -641,7 +658,9 @@ test_slow_first_list(void **state)
 {
 	const char *allow[] = {"--unsynced", "allow", NULL};
 	struct harness_server *lenient = &world.other;
+	long open, watches;
 	char *body;
+	int synced;
 
 	(void)state;
 	put_deployment(NULL, "api", 3, 20);
@@ -653,6 +672,11 @@ test_slow_first_list(void **state)
 	assert_int_equal(readyz(&world.server), 503);
 	assert_int_equal(readyz(lenient), 503);
 	assert_int_equal(metric(&world.server, SYNCED), 0);
+	/* /readyz says what it knows: not synced, the Deployments' watch not open. */
+	readyz_fields(&world.server, &synced, &open, &watches);
+	assert_false(synced);
+	assert_true(watches >= 2);
+	assert_true(open < watches);
 	body = verdict(&world.server, "early", 1, 10);
 	assert_contains(body, "\"allowed\":false");
 	assert_contains(body, "poolguard has not finished reading the cluster's workloads from "
@@ -669,6 +693,10 @@ test_slow_first_list(void **state)
 	wait_ready(lenient);
 	assert_int_equal(metric(&world.server, SYNCED), 1);
 	assert_int_equal(metric(&world.server, APP), 60);
+	wait_metric("poolguard_inventory_watches_open", watches);
+	readyz_fields(&world.server, &synced, &open, &watches);
+	assert_true(synced);
+	assert_int_equal(open, watches);
 	body = verdict(&world.server, "late", 18, 20);	/* 60 + 360 = 420 of 400 */
 	assert_contains(body, "\"allowed\":false");
 	assert_contains(body, "would use 420 of 400 connections");

@@ -295,27 +295,27 @@ test_shared_entry_settled(void **state)
 	(void)state;
 	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 3, 20), 0);
 	/* Another replica's raise to 5, read from the Lease: held. */
-	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100, 0,
 	    30.0), 0);
 	assert_int_equal(usage[0], 100);
 	/* Stored, then scaled down to 1: the entry, read again (its end moved a little), is not held. */
 	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 5, 20), 0);
 	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 1, 20), 0);
-	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100, 0,
 	    30.004), 0);
 	assert_int_equal(usage[0], 20);
 	assert_int_equal(inventory_reservations(inv), 0);
 	/* A new raise to the same size (another end) is another admission: held. */
-	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100, 0,
 	    31.0), 0);
 	assert_int_equal(usage[0], 100);
 
 	/* First read when it is stored already: remembered, so a scale-down does not revive it. */
 	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 2, 10), 0);
-	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 20,
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 20, 0,
 	    40.0), 0);
 	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 0, 10), 0);
-	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 20,
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 20, 0,
 	    40.0), 0);
 	assert_int_equal(usage[0], 100);
 
@@ -325,9 +325,62 @@ test_shared_entry_settled(void **state)
 	assert_int_equal(usage[0], 130);
 	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 3, 10), 0);
 	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 1, 10), 0);
-	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 30,
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 30, 0,
 	    49.999), 0);
 	assert_int_equal(usage[0], 110);
+	inventory_free(inv);
+	config_free(cfg);
+}
+
+/*
+ * An update admitted on a workload at generation 4 is stored at 5: a stored
+ * generation of 5 or more ends its hold whatever the connections (the change,
+ * or a later one judged on its own, is stored), and a shared entry saying so
+ * is not held at all.
+ */
+static void
+test_reservation_generation(void **state)
+{
+	struct config *cfg = test_config(budget_text);
+	struct inventory *inv = inventory_new(cfg);
+	const long *usage = inventory_role_usage(inv);
+	struct inventory_facts facts;
+	struct workload w;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	w.kind = WORKLOAD_DEPLOYMENT;
+	w.namespace = "shop";
+	w.name = "api";
+	w.replicas = 3;
+	w.pool_per_pod = 20;
+	w.generation = 4;
+	w.resource_version = "1001";
+	assert_int_equal(inventory_put_workload(inv, &w, 0), 0);
+	assert_int_equal(inventory_lookup(inv, WORKLOAD_DEPLOYMENT, "shop", "api", &facts), 1);
+	assert_int_equal(facts.generation, 4);
+	assert_string_equal(facts.resource_version, "1001");
+	assert_int_equal(inventory_reserve_generation(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0,
+	    100, 5, 30.0), 0);
+	assert_int_equal(usage[0], 100);
+	/* A status update (same generation, new resourceVersion) does not end it. */
+	w.resource_version = "1002";
+	assert_int_equal(inventory_put_workload(inv, &w, 0), 0);
+	assert_int_equal(usage[0], 100);
+	/* Generation 6 at 2 replicas: a later change stored; the hold ends, 40 counted. */
+	w.generation = 6;
+	w.replicas = 2;
+	assert_int_equal(inventory_put_workload(inv, &w, 0), 0);
+	assert_int_equal(inventory_reservations(inv), 0);
+	assert_int_equal(usage[0], 40);
+	/* Read again from the Lease, with another end: not held. */
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	    5, 31.0), 0);
+	assert_int_equal(usage[0], 40);
+	/* An entry for generation 7, not stored yet: held. */
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "api", 0, 100,
+	    7, 31.0), 0);
+	assert_int_equal(usage[0], 100);
 	inventory_free(inv);
 	config_free(cfg);
 }
@@ -343,6 +396,7 @@ main(void)
 		cmocka_unit_test(test_reservation_slot_reused),
 		cmocka_unit_test(test_reservations_read_again),
 		cmocka_unit_test(test_shared_entry_settled),
+		cmocka_unit_test(test_reservation_generation),
 	};
 
 	log_set_level(LOG_WARN);

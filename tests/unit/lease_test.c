@@ -17,9 +17,9 @@ static const char stored_lease[] =
     "\"creationTimestamp\":\"2026-12-03T14:02:11Z\",\"annotations\":{"
     "\"poolguard.dev/reservations\":\"{\\\"v\\\":1,\\\"entries\\\":["
     "[\\\"Deployment\\\",\\\"shop\\\",\\\"api\\\",\\\"app_shop\\\",120,1796306400.5,"
-    "\\\"poolguard-7d9f-abcde\\\"],"
+    "\\\"poolguard-7d9f-abcde\\\",7],"
     "[\\\"StatefulSet\\\",\\\"shop\\\",\\\"db-sync*1f2e\\\",\\\"app_batch\\\",30,1796306300,"
-    "\\\"poolguard-7d9f-fghij\\\"]]}\"},"
+    "\\\"poolguard-7d9f-fghij\\\",0]]}\"},"
     "\"managedFields\":[{\"manager\":\"poolguard\",\"operation\":\"Update\","
     "\"apiVersion\":\"coordination.k8s.io/v1\",\"time\":\"2026-12-03T14:02:11Z\","
     "\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:metadata\":{}}}]},"
@@ -44,6 +44,8 @@ test_decode_stored(void **state)
 	assert_int_equal(st.entries[0].connections, 120);
 	assert_true(st.entries[0].expires == 1796306400.5);
 	assert_string_equal(st.entries[0].replica, "poolguard-7d9f-abcde");
+	assert_int_equal(st.entries[0].generation, 7);
+	assert_int_equal(st.entries[1].generation, 0);
 	assert_int_equal(st.entries[1].kind, WORKLOAD_STATEFULSET);
 	assert_string_equal(st.entries[1].name, "db-sync*1f2e");
 }
@@ -84,6 +86,7 @@ test_encode_round_trip(void **state)
 	e.connections = 20;
 	e.expires = 1796306400.25;
 	snprintf(e.replica, sizeof(e.replica), "%s", "replica-a");
+	e.generation = 12;
 	assert_int_equal(lease_add(&st, &e, &err), PG_OK);
 	json = lease_encode(&st, "poolguard-system", "poolguard-reservations", "replica-a",
 	    1796306370.5);
@@ -99,6 +102,7 @@ test_encode_round_trip(void **state)
 	assert_string_equal(back.entries[0].name, "worker \"quoted\"");
 	assert_int_equal(back.entries[0].connections, 20);
 	assert_true(back.entries[0].expires == 1796306400.25);
+	assert_int_equal(back.entries[0].generation, 12);
 	free(json);
 
 	/* A Lease to create carries no resourceVersion. */
@@ -153,27 +157,31 @@ static const struct bad bad_rows[] = {
 	{"[1,2]", NULL, "annotation poolguard.dev/reservations: version \"v\" must be 1"},
 	{"{\"v\":2,\"entries\":[]}", NULL, "version \"v\" must be 1"},
 	{"{\"v\":1}", NULL, "\"entries\" must be an array"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,5]]}", NULL,
-	    "entry 0: must be an array of 7 fields [kind, namespace, name, role, connections, "
-	    "expires, replica]"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,5,\"x\"],"
-	    "[\"CronJob\",\"a\",\"b\",\"r\",1,5,\"x\"]]}", NULL,
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,5,\"x\"]]}", NULL,
+	    "entry 0: must be an array of 8 fields [kind, namespace, name, role, connections, "
+	    "expires, replica, generation]"},
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,5,\"x\",-1]]}", NULL,
+	    "entry 0: generation must be a whole number, 0 when unknown"},
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,5,\"x\",1.5]]}", NULL,
+	    "entry 0: generation must be a whole number"},
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,5,\"x\",0],"
+	    "[\"CronJob\",\"a\",\"b\",\"r\",1,5,\"x\",0]]}", NULL,
 	    "entry 1: kind 'CronJob' is not a workload kind"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"\",\"b\",\"r\",1,5,\"x\"]]}", NULL,
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"\",\"b\",\"r\",1,5,\"x\",0]]}", NULL,
 	    "entry 0: namespace must be a string of 1 to 63 bytes"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",7,1,5,\"x\"]]}", NULL,
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",7,1,5,\"x\",0]]}", NULL,
 	    "entry 0: role must be a string of 1 to 63 bytes"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",0,5,\"x\"]]}", NULL,
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",0,5,\"x\",0]]}", NULL,
 	    "entry 0: connections must be a whole number from 1 to 1e12"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",2.5,5,\"x\"]]}", NULL,
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",2.5,5,\"x\",0]]}", NULL,
 	    "entry 0: connections must be a whole number"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1e13,5,\"x\"]]}", NULL,
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1e13,5,\"x\",0]]}", NULL,
 	    "entry 0: connections must be a whole number"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,\"soon\",\"x\"]]}", NULL,
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,\"soon\",\"x\",0]]}", NULL,
 	    "entry 0: expires must be seconds since the epoch"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,-5,\"x\"]]}", NULL,
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,-5,\"x\",0]]}", NULL,
 	    "entry 0: expires must be seconds since the epoch"},
-	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,5,null]]}", NULL,
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,5,null,0]]}", NULL,
 	    "entry 0: replica must be a string"},
 	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\"", NULL,
 	    "annotation poolguard.dev/reservations: not JSON"},
@@ -230,7 +238,7 @@ test_too_many_stored(void **state)
 	len += (size_t)snprintf(annotation + len, size - len, "{\"v\":1,\"entries\":[");
 	for (i = 0; i <= LEASE_ENTRIES_MAX; i++)
 		len += (size_t)snprintf(annotation + len, size - len,
-		    "%s[\"Deployment\",\"a\",\"w%zu\",\"r\",1,5,\"x\"]", i ? "," : "", i);
+		    "%s[\"Deployment\",\"a\",\"w%zu\",\"r\",1,5,\"x\",0]", i ? "," : "", i);
 	snprintf(annotation + len, size - len, "]}");
 	text = bad_lease(annotation);
 	assert_int_equal(lease_decode(text, strlen(text), &st, &err), PG_ERR_TOOBIG);
