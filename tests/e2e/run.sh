@@ -386,12 +386,22 @@ EOF
 	)
 }
 
+# start_apiserver [PORT]: on PORT, $api_port by default; its pid in apiserver_pid. faults.sh
+# restarts it, and starts a second one on another port (a control plane of two on one etcd).
+# Each port has its own log (logs/kube-apiserver.log for $api_port, else
+# logs/kube-apiserver-PORT.log), appended to after a "# e2e:" line.
+# --shutdown-watch-termination-grace-period: on SIGTERM, watches (poolguard's) are drained and
+# closed within 2 s; without it, an open watch keeps the API server from exiting (stop_pid kills it
+# after 10 s).
 start_apiserver() {
+	local port=${1:-$api_port} log=$tmp/logs/kube-apiserver.log
+	[ "$port" = "$api_port" ] || log=$tmp/logs/kube-apiserver-$port.log
 	mkdir -p "$tmp/apiserver"
 	write_admission_config
+	echo "# e2e: $KUBE_APISERVER --secure-port=$port" >>"$log"
 	"$KUBE_APISERVER" \
 	    --etcd-servers="http://127.0.0.1:$etcd_port" \
-	    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+	    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$port" \
 	    --tls-cert-file="$tmp/pki/apiserver.crt" --tls-private-key-file="$tmp/pki/apiserver.key" \
 	    --cert-dir="$tmp/apiserver" \
 	    --authorization-mode=RBAC \
@@ -403,7 +413,8 @@ start_apiserver() {
 	    --endpoint-reconciler-type=none \
 	    --admission-control-config-file="$tmp/admission-configuration.yaml" \
 	    --profiling=false \
-	    >"$tmp/logs/kube-apiserver.log" 2>&1 &
+	    --shutdown-watch-termination-grace-period=2s \
+	    >>"$log" 2>&1 &
 	apiserver_pid=$!
 }
 
@@ -417,7 +428,8 @@ apiserver_ready() {
 # 3 are reserved, so the role's limit is always the one that binds. Warnings from 80%. A
 # Deployment with an HPA counts the HPA's maxReplicas. Workloads labelled tier: batch belong to
 # synergyflow_batch instead (none is, until scenario k tries to move one there). Role replicas_app
-# (namespace replicas) is the one of replicas.sh's scenarios.
+# (namespace replicas) is the one of replicas.sh's scenarios, faults_app (namespace faults) that
+# of faults.sh.
 write_budget() {
 	cat >"$tmp/budget.yaml" <<'EOF'
 cluster:
@@ -439,6 +451,9 @@ roles:
   - name: replicas_app
     connectionLimit: 100
     namespaces: [replicas]
+  - name: faults_app
+    connectionLimit: 100
+    namespaces: [faults]
 EOF
 }
 
