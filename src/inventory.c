@@ -47,6 +47,7 @@ struct inventory_entry {
 	struct inventory_reservation *reservations;	/* INVENTORY_RESERVATIONS_MAX of room */
 	unsigned reservation_count;
 	struct inventory_reservation *settled;	/* INVENTORY_SETTLED_MAX, the latest ends kept */
+	struct inventory_entry *settled_next;	/* on inventory.settled while settled is set */
 
 	struct budget_holding counted;	/* what the per-role sums hold of its stored state */
 	struct inventory_entry *next;
@@ -67,6 +68,8 @@ struct inventory {
 	size_t present;
 	long *role_usage;
 	struct inventory_entry *reserved;	/* entries with a reservation */
+	struct inventory_entry *settled;	/* entries remembering settled holds, kept (even
+						   once deleted) until those would have ended */
 	size_t reservation_count;
 	size_t dependents;		/* entries whose pool depends on ConfigMaps */
 	struct table *hpas;		/* "namespace/name" -> struct inventory_hpa */
@@ -324,14 +327,18 @@ inventory_reservation_drop(struct inventory *inv, struct inventory_entry *e, uns
  * it ends, too much for a while, never too little.
  */
 static void
-inventory_remember_settled(struct inventory_entry *e, int role, long connections, double until)
+inventory_remember_settled(struct inventory *inv, struct inventory_entry *e, int role,
+    long connections, double until)
 {
 	struct inventory_reservation *slot;
 	unsigned i;
 
-	if (e->settled == NULL && (e->settled = calloc(INVENTORY_SETTLED_MAX,
-	    sizeof(*e->settled))) == NULL)
-		return;
+	if (e->settled == NULL) {
+		if ((e->settled = calloc(INVENTORY_SETTLED_MAX, sizeof(*e->settled))) == NULL)
+			return;
+		e->settled_next = inv->settled;
+		inv->settled = e;
+	}
 	slot = &e->settled[0];
 	for (i = 1; i < INVENTORY_SETTLED_MAX; i++)
 		if (e->settled[i].until < slot->until)
@@ -370,7 +377,7 @@ inventory_settle(struct inventory *inv, struct inventory_entry *e)
 		    e->reservations[i].connections == stored.connections) ||
 		    (e->reservations[i].generation > 0 &&
 		    e->generation >= e->reservations[i].generation))) {
-			inventory_remember_settled(e, stored.role, stored.connections,
+			inventory_remember_settled(inv, e, stored.role, stored.connections,
 			    e->reservations[i].until);
 			inventory_reservation_drop(inv, e, i);
 		} else
@@ -384,7 +391,8 @@ inventory_drop_if_empty(struct inventory *inv, struct inventory_entry *e)
 {
 	struct inventory_entry **slot;
 
-	if (e->present || e->reservation_count > 0)
+	/* A workload deleted after its raise was stored still remembers it, for the Lease. */
+	if (e->present || e->reservation_count > 0 || e->settled)
 		return;
 	slot = inventory_slot(inv, e->kind, e->namespace, e->name);
 	*slot = e->next;
@@ -840,7 +848,7 @@ inventory_hold(struct inventory *inv, enum workload_kind kind, const char *names
 	/* The stored state shows it already: nothing to hold, and it is settled. */
 	if (e->present && e->role == role && inventory_entry_stored(e).connections == connections) {
 		if (shared)
-			inventory_remember_settled(e, role, connections, until);
+			inventory_remember_settled(inv, e, role, connections, until);
 		return PG_OK;
 	}
 	/* The same hold again (a shared entry read again, a retry): it lasts the longer. */
@@ -911,8 +919,8 @@ inventory_reserve_shared(struct inventory *inv, enum workload_kind kind, const c
 void
 inventory_expire(struct inventory *inv, double now)
 {
-	struct inventory_entry *e, *next;
-	unsigned i;
+	struct inventory_entry *e, *next, **p;
+	unsigned i, left;
 
 	for (e = inv->reserved; e; e = next) {
 		next = e->reserved_next;
@@ -923,6 +931,20 @@ inventory_expire(struct inventory *inv, double now)
 			else
 				i++;
 		inventory_recount(inv, e);
+		inventory_drop_if_empty(inv, e);
+	}
+	/* Settled holds remembered past their end are of no use: a read entry would end too. */
+	for (p = &inv->settled; (e = *p) != NULL;) {
+		for (i = 0, left = 0; i < INVENTORY_SETTLED_MAX; i++)
+			left += e->settled[i].until > now;
+		if (left > 0) {
+			p = &e->settled_next;
+			continue;
+		}
+		*p = e->settled_next;
+		free(e->settled);
+		e->settled = NULL;
+		e->settled_next = NULL;
 		inventory_drop_if_empty(inv, e);
 	}
 }

@@ -328,6 +328,18 @@ test_shared_entry_settled(void **state)
 	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "web", 0, 30, 0,
 	    49.999), 0);
 	assert_int_equal(usage[0], 110);
+
+	/* Created (an entry read when it was stored), then deleted: read again, not held. */
+	assert_int_equal(inventory_put(inv, WORKLOAD_DEPLOYMENT, "shop", "gone", 0, 1, 10), 0);
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "gone", 0, 10,
+	    0, 60.0), 0);
+	inventory_remove(inv, WORKLOAD_DEPLOYMENT, "shop", "gone");
+	assert_int_equal(inventory_reserve_shared(inv, WORKLOAD_DEPLOYMENT, "shop", "gone", 0, 10,
+	    0, 60.0), 0);
+	assert_int_equal(usage[0], 110);
+	/* Once that end has passed, what was remembered goes, and the entry with it. */
+	inventory_expire(inv, 61.0);
+	assert_int_equal(inventory_count(inv), 2);
 	inventory_free(inv);
 	config_free(cfg);
 }
