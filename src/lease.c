@@ -68,9 +68,11 @@ lease_decode_entry(const cJSON *item, size_t index, struct lease_entry *e, struc
 		return pg_error_set(err, PG_ERR_INVALID, "annotation %s: entry %zu: connections "
 		    "must be a whole number from 1 to 1e12", LEASE_ANNOTATION, index);
 	e->connections = (long)f[4]->valuedouble;
-	if (!cJSON_IsNumber(f[5]) || !isfinite(f[5]->valuedouble) || f[5]->valuedouble <= 0)
+	/* Up to 1e11 (the year 5138): written to the millisecond, it still reads back the same. */
+	if (!cJSON_IsNumber(f[5]) || !isfinite(f[5]->valuedouble) || f[5]->valuedouble <= 0 ||
+	    f[5]->valuedouble > 1e11)
 		return pg_error_set(err, PG_ERR_INVALID, "annotation %s: entry %zu: expires must be "
-		    "seconds since the epoch", LEASE_ANNOTATION, index);
+		    "seconds since the epoch, up to 1e11", LEASE_ANNOTATION, index);
 	e->expires = f[5]->valuedouble;
 	if (!cJSON_IsNumber(f[7]) || f[7]->valuedouble < 0 || f[7]->valuedouble > 9e15 ||
 	    f[7]->valuedouble != floor(f[7]->valuedouble))

@@ -181,6 +181,8 @@ static const struct bad bad_rows[] = {
 	    "entry 0: expires must be seconds since the epoch"},
 	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,-5,\"x\",0]]}", NULL,
 	    "entry 0: expires must be seconds since the epoch"},
+	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,7.9e93,\"x\",0]]}", NULL,
+	    "entry 0: expires must be seconds since the epoch, up to 1e11"},
 	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\",\"r\",1,5,null,0]]}", NULL,
 	    "entry 0: replica must be a string"},
 	{"{\"v\":1,\"entries\":[[\"Deployment\",\"a\",\"b\"", NULL,
